@@ -1,0 +1,105 @@
+/*
+ * Capped growable buffer: see sp_buf.h.
+ */
+#include "util/sp_buf.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "util/sp_alloc.h"
+
+void sp_buf_init(sp_buf *b, size_t max)
+{
+    b->data = NULL;
+    b->len = 0;
+    b->cap = 0;
+    b->max = max;
+}
+
+/* Make room for `extra` more bytes plus the NUL. */
+static sp_rc reserve(sp_buf *b, size_t extra)
+{
+    size_t need;
+
+    if (extra > b->max || b->len > b->max - extra || b->len + extra == (size_t)-1)
+        return SP_ELIMIT;
+    need = b->len + extra + 1;
+    if (need <= b->cap)
+        return SP_OK;
+    if (sp_grow(&b->data, &b->cap, need < 64 ? 64 : need, 1))
+        return SP_ENOMEM;
+    return SP_OK;
+}
+
+sp_rc sp_buf_append(sp_buf *b, const void *data, size_t len)
+{
+    sp_rc rc = reserve(b, len);
+
+    if (rc)
+        return rc;
+    if (len)
+        memcpy(b->data + b->len, data, len);
+    b->len += len;
+    b->data[b->len] = '\0';
+    return SP_OK;
+}
+
+sp_rc sp_buf_puts(sp_buf *b, const char *s)
+{
+    return sp_buf_append(b, s, strlen(s));
+}
+
+sp_rc sp_buf_printf(sp_buf *b, const char *fmt, ...)
+{
+    va_list ap;
+    int n;
+    sp_rc rc;
+
+    va_start(ap, fmt);
+    n = vsnprintf(NULL, 0, fmt, ap);
+    va_end(ap);
+    if (n < 0)
+        return SP_EINVAL;
+    rc = reserve(b, (size_t)n);
+    if (rc)
+        return rc;
+    va_start(ap, fmt);
+    n = vsnprintf(b->data + b->len, (size_t)n + 1, fmt, ap);
+    va_end(ap);
+    if (n < 0) {
+        b->data[b->len] = '\0';
+        return SP_EINVAL;
+    }
+    b->len += (size_t)n;
+    return SP_OK;
+}
+
+void sp_buf_reset(sp_buf *b)
+{
+    b->len = 0;
+    if (b->data)
+        b->data[0] = '\0';
+}
+
+char *sp_buf_take(sp_buf *b)
+{
+    char *out = b->data;
+
+    if (!out)
+        out = sp_strdup("");
+    b->data = NULL;
+    b->len = 0;
+    b->cap = 0;
+    return out;
+}
+
+void sp_buf_free(sp_buf *b)
+{
+    if (!b)
+        return;
+    sp_free(b->data);
+    b->data = NULL;
+    b->len = 0;
+    b->cap = 0;
+}
