@@ -1,0 +1,17 @@
+/*
+ * The subcommands of the streams-placer binary. Each takes the arguments that
+ * follow its name (argv[0] is the subcommand) and returns the process exit
+ * status it documents.
+ */
+#ifndef SP_CLI_H
+#define SP_CLI_H
+
+#include <stdio.h>
+
+/* `streams-placer plan`: 0 all placed, 2 some unplaced, 1 bad input. */
+int cli_plan(int argc, char **argv);
+
+/* Print the usage of plan to f. */
+void cli_plan_usage(FILE *f);
+
+#endif /* SP_CLI_H */
