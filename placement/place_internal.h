@@ -353,6 +353,7 @@ typedef struct pl_planner {
     size_t best_failed;         /* PEs the best attempt left unplaced */
     bool have_best;
     int64_t *tabu;              /* per unit: not to be moved before this step */
+    place_resources *pool_need; /* per pool: what the plan's units need in it */
     bool pack;                  /* best fit instead of balance, on retries */
     uint64_t seed;
     long work;                  /* node checks so far, against a budget */

@@ -286,6 +286,24 @@ static void unplan_job(place_state *st, int32_t job)
     }
 }
 
+/* Add up, per sized pool, what the units to place need in it. */
+static sp_rc sum_pool_needs(pl_planner *pl)
+{
+    pl->pool_need = sp_calloc(pl->st->n_pools + 1, sizeof(*pl->pool_need));
+    if (!pl->pool_need)
+        return SP_ENOMEM;
+    for (size_t k = 0; k < pl->n_order; k++) {
+        const pl_group *g = pl_unit_group(pl, pl->order[k]);
+        for (size_t i = 0; i < g->n_pools; i++) {
+            place_resources *need = &pl->pool_need[g->pools[i]];
+            need->cpu_milli += g->demand.cpu_milli;
+            need->memory += g->demand.memory;
+            need->pods += g->demand.pods;
+        }
+    }
+    return SP_OK;
+}
+
 /* Index every group of every view as a unit, and its PEs. */
 static sp_rc make_units(pl_planner *pl)
 {
@@ -343,6 +361,8 @@ static sp_rc planner_init(pl_planner *pl, place_state *st, const int32_t *jobs, 
     if (!rc)
         rc = make_units(pl);
     if (!rc)
+        rc = sum_pool_needs(pl);
+    if (!rc)
         rc = pl_assign_domains(pl);
     if (!rc)
         set_priorities(pl);
@@ -358,6 +378,7 @@ static void planner_free(pl_planner *pl)
     sp_free(pl->units);
     sp_free(pl->order);
     sp_free(pl->tabu);
+    sp_free(pl->pool_need);
     sp_free(pl->best);
     sp_imap_free(&pl->unit_of_pe);
     sp_imap_free(&pl->wanted_slots);

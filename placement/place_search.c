@@ -100,6 +100,22 @@ static int64_t permille(int64_t part, int64_t whole)
     return v < 0 ? 0 : v > 1000 ? 1000 : v;
 }
 
+/*
+ * How well node can hold its share of what the plan puts in a sized pool
+ * (need / size), 0 (no room) to 1000 (room for all of it): a new member is
+ * chosen once and kept, so room for the pool's PEs ranks before balance.
+ */
+static int64_t room_for_share(const pl_planner *pl, int32_t pool, const pl_node *n)
+{
+    const place_resources *need = &pl->pool_need[pool];
+    int64_t size = pl->st->pools[pool].size;
+    int64_t cpu = permille(n->alloc.cpu_milli - n->used.cpu_milli,
+                           need->cpu_milli / size + 1);
+    int64_t mem = permille(n->alloc.memory - n->used.memory, need->memory / size + 1);
+
+    return cpu < mem ? cpu : mem;
+}
+
 static int64_t domain_key(const pl_planner *pl, const pl_domain *d, int32_t node)
 {
     const place_state *st = pl->st;
@@ -113,18 +129,18 @@ static int64_t domain_key(const pl_planner *pl, const pl_domain *d, int32_t node
         bool member = pl_pool_slot_of(st, p, node) != PLACE_NONE;
         if (!member && (int64_t)p->n_members >= p->size)
             return KEY_DEAD;
-        tier = member ? 0 : 1;
+        tier = member ? 0 : 1 + 1000 - room_for_share(pl, d->pool, n);
     }
     tie = (int64_t)(sp_hash_u64((uint64_t)node ^ pl->seed) & 0xffffff);
     if (pl->pack) {
         fill = (permille(n->alloc.cpu_milli - n->used.cpu_milli, n->alloc.cpu_milli) +
                 permille(n->alloc.memory - n->used.memory, n->alloc.memory)) / 2;
-        return (tier << 56) | (fill << 40) | tie;
+        return (tier << 52) | (fill << 40) | tie;
     }
     count = d->job == PLACE_NONE ? (int64_t)n->n_pes : pl_job_count_on(st, d->job, node);
-    count = count > 0xfffff ? 0xfffff : count;
+    count = count > 0x3ffff ? 0x3ffff : count;
     fill = permille(n->used.cpu_milli, n->alloc.cpu_milli);
-    return (tier << 56) | (count << 36) | (fill << 24) | tie;
+    return (tier << 52) | (count << 34) | (fill << 24) | tie;
 }
 
 static sp_rc domain_build(pl_planner *pl, pl_domain *d)
