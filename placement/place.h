@@ -318,6 +318,29 @@ sp_rc place_pool_hosts(place_state *st, int32_t pool, const char ***names,
                        size_t *count) __attribute__((warn_unused_result));
 
 /*
+ * What selects a pool's nodes, for a webhook that tells the rest of
+ * Kubernetes (node affinity): its tags (without the policy's prefix) and
+ * explicit host names. Both arrays hold borrowed strings; the caller frees
+ * the arrays with sp_free. An invalid pool selects nothing (SP_EINVAL).
+ */
+sp_rc place_pool_selector(const place_state *st, int32_t pool, const char ***tags,
+                          size_t *n_tags, const char ***hosts, size_t *n_hosts)
+    __attribute__((warn_unused_result));
+
+/* The node label prefix that makes a tag ("tag.streams.io/"). */
+const char *place_state_tag_prefix(const place_state *st);
+
+/*
+ * Admission check of a PE pod against its job's existing PEs (DESIGN
+ * section 3): its labels and annotations parse, and its colocation ids do
+ * not put it with, directly or through other PEs, a PE that an exlocation
+ * id keeps apart from it (or join two such PEs). The state is only read.
+ * SP_EINVAL with the message naming both PEs, the ids and the fix.
+ */
+sp_rc place_admit_pe(const place_state *st, const place_pod_input *in, sp_err *err)
+    __attribute__((warn_unused_result));
+
+/*
  * Commit decisions. reserve: the PE is held on node (filter narrowed it);
  * bind: the pod is bound there; release: back to pending (the node it had is
  * remembered as its previous node). SP_EINVAL for a dead PE or node.

@@ -728,6 +728,47 @@ void place_pool_get(const place_state *st, int32_t pool, place_pool_info *out)
     out->error = p->error;
 }
 
+const char *place_state_tag_prefix(const place_state *st)
+{
+    return st->tag_prefix;
+}
+
+/* Borrowed strings of n interned ids, in a new array (caller frees). */
+static sp_rc strings_of(const sp_intern *in, const int32_t *ids, size_t n,
+                        const char ***out)
+{
+    const char **v = sp_calloc(n ? n : 1, sizeof(*v));
+
+    *out = v;
+    if (!v)
+        return SP_ENOMEM;
+    for (size_t i = 0; i < n; i++)
+        v[i] = sp_intern_str(in, ids[i]);
+    return SP_OK;
+}
+
+sp_rc place_pool_selector(const place_state *st, int32_t pool, const char ***tags,
+                          size_t *n_tags, const char ***hosts, size_t *n_hosts)
+{
+    const pl_pool *p = &st->pools[pool];
+
+    *tags = NULL;
+    *hosts = NULL;
+    *n_tags = *n_hosts = 0;
+    if (p->error)
+        return SP_EINVAL;
+    if (strings_of(&st->strs, p->tags, p->n_tags, tags) ||
+        strings_of(&st->names, p->hosts, p->n_hosts, hosts)) {
+        sp_free(*tags);
+        sp_free(*hosts);
+        *tags = *hosts = NULL;
+        return SP_ENOMEM;
+    }
+    *n_tags = p->n_tags;
+    *n_hosts = p->n_hosts;
+    return SP_OK;
+}
+
 sp_rc place_pool_hosts(place_state *st, int32_t pool, const char ***names,
                        size_t *count)
 {

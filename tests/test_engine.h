@@ -44,11 +44,18 @@ static inline int32_t t_node(place_state *st, const char *name, const char *tags
     return idx;
 }
 
-/* Add a PE pod of job/pe in namespace "ns" with annotations "k=v;k=v" and
- * requests; node may be NULL (pending). Returns the PE index. */
-static inline int32_t t_pe_req(place_state *st, const char *job, const char *pe,
-                               const char *ann, const char *node, int64_t cpu,
-                               int64_t mem)
+/* Storage behind a pod input built from the short annotation syntax. */
+typedef struct t_pod {
+    place_kv labels[2];
+    place_kv anns[8];
+    char copy[512], uid[128], name[128];
+    place_pod_input in;
+} t_pod;
+
+/* Build a PE pod of job/pe in namespace "ns" from annotations "k=v;k=v"
+ * (short keys; "prev" sets the previous node) into t. */
+static inline void t_pod_build(t_pod *t, const char *job, const char *pe, const char *ann,
+                               const char *node, int64_t cpu, int64_t mem)
 {
     static const struct { const char *shrt, *full; } keys[] = {
         { "pool", PLACE_ANN_POOL },          { "index", PLACE_ANN_POOL_INDEX },
@@ -56,19 +63,15 @@ static inline int32_t t_pe_req(place_state *st, const char *job, const char *pe,
         { "iso", PLACE_ANN_ISOLATION },      { "count", PLACE_ANN_PE_COUNT },
         { "reloc", PLACE_ANN_RELOCATABLE },
     };
-    place_kv labels[2] = { { PLACE_LABEL_JOB, job }, { PLACE_LABEL_PE, pe } };
-    place_kv anns[8];
-    char copy[512], uid[128], name[128];
-    const char *prev = NULL;
     size_t n = 0;
-    place_pod_input in = { .namespace_ = "ns", .labels = labels, .n_labels = 2,
-                           .annotations = anns, .requests = { cpu, mem, 1 },
-                           .node = node };
-    int32_t idx = PLACE_NONE;
-    sp_err err;
 
-    snprintf(copy, sizeof(copy), "%s", ann ? ann : "");
-    for (char *p = copy, *next; p && *p && n < 8; p = next) {
+    memset(t, 0, sizeof(*t));
+    t->labels[0].key = PLACE_LABEL_JOB;
+    t->labels[0].value = job;
+    t->labels[1].key = PLACE_LABEL_PE;
+    t->labels[1].value = pe;
+    snprintf(t->copy, sizeof(t->copy), "%s", ann ? ann : "");
+    for (char *p = t->copy, *next; p && *p && n < 8; p = next) {
         char *eq;
         next = strchr(p, ';');
         if (next)
@@ -77,25 +80,58 @@ static inline int32_t t_pe_req(place_state *st, const char *job, const char *pe,
         CU_ASSERT_PTR_NOT_NULL_FATAL(eq);
         *eq = '\0';
         if (strcmp(p, "prev") == 0) {
-            prev = eq + 1;
+            t->in.previous_node = eq + 1;
             continue;
         }
-        anns[n].key = p;
+        t->anns[n].key = p;
         for (size_t k = 0; k < sizeof(keys) / sizeof(keys[0]); k++)
             if (strcmp(p, keys[k].shrt) == 0)
-                anns[n].key = keys[k].full;
-        anns[n++].value = eq + 1;
+                t->anns[n].key = keys[k].full;
+        t->anns[n++].value = eq + 1;
     }
-    in.n_annotations = n;
-    in.previous_node = prev;
-    snprintf(uid, sizeof(uid), "uid-%s-%s-%p", job, pe, (void *)st);
-    snprintf(name, sizeof(name), "%s-pe%s", job, pe);
-    in.uid = uid;
-    in.name = name;
-    for (int retry = 0; place_state_find_pe(st, uid) != PLACE_NONE && retry < 100; retry++)
-        snprintf(uid, sizeof(uid), "uid-%s-%s-%d", job, pe, retry);
-    CU_ASSERT_EQUAL_FATAL(place_state_add_pod(st, &in, &idx, &err), SP_OK);
+    snprintf(t->name, sizeof(t->name), "%s-pe%s", job, pe);
+    t->in.namespace_ = "ns";
+    t->in.name = t->name;
+    t->in.uid = t->uid;
+    t->in.labels = t->labels;
+    t->in.n_labels = 2;
+    t->in.annotations = t->anns;
+    t->in.n_annotations = n;
+    t->in.requests.cpu_milli = cpu;
+    t->in.requests.memory = mem;
+    t->in.requests.pods = 1;
+    t->in.node = node;
+}
+
+/* Add a PE pod (see t_pod_build); node may be NULL (pending). Returns the
+ * PE index. */
+static inline int32_t t_pe_req(place_state *st, const char *job, const char *pe,
+                               const char *ann, const char *node, int64_t cpu,
+                               int64_t mem)
+{
+    t_pod t;
+    int32_t idx = PLACE_NONE;
+    sp_err err;
+
+    t_pod_build(&t, job, pe, ann, node, cpu, mem);
+    snprintf(t.uid, sizeof(t.uid), "uid-%s-%s", job, pe);
+    for (int retry = 0; place_state_find_pe(st, t.uid) != PLACE_NONE && retry < 100; retry++)
+        snprintf(t.uid, sizeof(t.uid), "uid-%s-%s-%d", job, pe, retry);
+    CU_ASSERT_EQUAL_FATAL(place_state_add_pod(st, &t.in, &idx, &err), SP_OK);
     return idx;
+}
+
+/* The admission verdict for a new PE pod: "ok" or the error, in buf. */
+static inline const char *t_admit(place_state *st, const char *job, const char *pe,
+                                  const char *ann, char *buf, size_t len)
+{
+    t_pod t;
+    sp_err err = { SP_OK, "" };
+
+    t_pod_build(&t, job, pe, ann, NULL, 100, 128 << 20);
+    snprintf(t.uid, sizeof(t.uid), "new");
+    snprintf(buf, len, "%s", place_admit_pe(st, &t.in, &err) ? err.msg : "ok");
+    return buf;
 }
 
 static inline int32_t t_pe(place_state *st, const char *job, const char *pe,

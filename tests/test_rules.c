@@ -729,6 +729,52 @@ static void test_violation_of_exclusive_colocation(void)
     place_state_free(st);
 }
 
+/* ------------------------------------------------------------------------ */
+/* Admission against the job's existing PEs                                   */
+/* ------------------------------------------------------------------------ */
+
+static void test_admit_refuses_colocated_and_exlocated(void)
+{
+    place_state *st = t_state(PLACE_ISOLATION_CLUSTER);
+
+    t_pe(st, "job1", "1", "coloc=c1;exloc=x1", NULL);
+    SP_ASSERT_STR(t_admit(st, "job1", "2", "coloc=c1;exloc=x1", buf, sizeof(buf)),
+                  "PE job1/2: annotation streams.io/host-colocation puts PEs job1/2 and "
+                  "job1/1 on one node but hostExlocation 'x1' keeps them apart: remove "
+                  "the shared colocation or the exlocation id");
+    SP_ASSERT_STR(t_admit(st, "job1", "2", "coloc=c1", buf, sizeof(buf)), "ok");
+    SP_ASSERT_STR(t_admit(st, "job2", "2", "coloc=c1;exloc=x1", buf, sizeof(buf)), "ok");
+    place_state_free(st);
+}
+
+static void test_admit_refuses_a_merge_that_contradicts(void)
+{
+    place_state *st = t_state(PLACE_ISOLATION_CLUSTER);
+
+    t_pe(st, "job1", "b", "coloc=c1;exloc=x", NULL);
+    t_pe(st, "job1", "c", "coloc=c2;exloc=x", NULL);
+    SP_ASSERT_STR(t_admit(st, "job1", "a", "coloc=c1", buf, sizeof(buf)), "ok");
+    SP_ASSERT_STR(t_admit(st, "job1", "a", "coloc=c1,c2", buf, sizeof(buf)),
+                  "PE job1/a: annotation streams.io/host-colocation puts PEs job1/b and "
+                  "job1/c on one node but hostExlocation 'x' keeps them apart: remove "
+                  "the shared colocation or the exlocation id");
+    place_state_free(st);
+}
+
+static void test_admit_ignores_the_pes_own_earlier_pod(void)
+{
+    place_state *st = t_state(PLACE_ISOLATION_CLUSTER);
+
+    t_pe(st, "job1", "2", "coloc=c1;exloc=x1", "n1");
+    t_pe(st, "job1", "3", "coloc=c1", NULL);
+    SP_ASSERT_STR(t_admit(st, "job1", "2", "coloc=c1;exloc=x1", buf, sizeof(buf)), "ok");
+    SP_ASSERT_STR(t_admit(st, "job1", "9", "iso=true;coloc=c", buf, sizeof(buf)),
+                  "annotations streams.io/host-isolation and streams.io/host-colocation "
+                  "conflict: an isolated PE runs alone on its node, so it cannot be "
+                  "colocated; remove one of them");
+    place_state_free(st);
+}
+
 static const sp_test tests[] = {
     SP_TEST(test_pool_tags_are_conjunctive),
     SP_TEST(test_pool_explicit_hosts),
@@ -774,6 +820,9 @@ static const sp_test tests[] = {
     SP_TEST(test_scores_stay_within_zero_and_ten),
     SP_TEST(test_violations_of_placed_pes_are_reported),
     SP_TEST(test_violation_of_exclusive_colocation),
+    SP_TEST(test_admit_refuses_colocated_and_exlocated),
+    SP_TEST(test_admit_refuses_a_merge_that_contradicts),
+    SP_TEST(test_admit_ignores_the_pes_own_earlier_pod),
     SP_TEST_END
 };
 
