@@ -266,6 +266,39 @@ sp_rc place_state_add_pod(place_state *st, const place_pod_input *in,
 sp_rc place_state_remove_pod(place_state *st, const char *uid)
     __attribute__((warn_unused_result));
 
+/*
+ * The live PEs of ns/job with PE id pe (a PE can have two pods for a while:
+ * one terminating, one new), at most max of them into out; returns how many
+ * there are.
+ */
+size_t place_state_pes_of(const place_state *st, const char *ns, const char *job,
+                          const char *pe, int32_t *out, size_t max);
+
+/* A counter that moves whenever the pool's membership changes. */
+uint64_t place_pool_members_gen(const place_state *st, int32_t pool);
+
+/*
+ * The slot of node name, creating a placeholder when its Node is not known
+ * yet: a placeholder holds PEs (a reservation or binding read back after a
+ * restart) but is no candidate until place_state_put_node fills it in.
+ */
+sp_rc place_state_node_ref(place_state *st, const char *name, int32_t *node)
+    __attribute__((warn_unused_result));
+
+/* Set the node a restarted PE had before (it prefers or, when not
+ * relocatable, requires it). SP_EINVAL for a dead PE. */
+sp_rc place_state_set_previous_node(place_state *st, int32_t pe, const char *name)
+    __attribute__((warn_unused_result));
+
+/*
+ * Replace a sized pool's membership with names (status.hosts order; "" for
+ * a free slot), as read back from a store. SP_EINVAL for an unsized or
+ * invalid pool or more names than its size.
+ */
+sp_rc place_state_set_pool_members(place_state *st, int32_t pool,
+                                   const char *const *names, size_t n)
+    __attribute__((warn_unused_result));
+
 /* Lookups; PLACE_NONE when absent. */
 int32_t place_state_find_node(const place_state *st, const char *name);
 int32_t place_state_find_pe(const place_state *st, const char *uid);
@@ -343,7 +376,8 @@ sp_rc place_admit_pe(const place_state *st, const place_pod_input *in, sp_err *e
 /*
  * Commit decisions. reserve: the PE is held on node (filter narrowed it);
  * bind: the pod is bound there; release: back to pending (the node it had is
- * remembered as its previous node). SP_EINVAL for a dead PE or node.
+ * remembered as its previous node). node may be a placeholder slot
+ * (place_state_node_ref). SP_EINVAL for a dead PE or a bad node index.
  */
 sp_rc place_state_reserve(place_state *st, int32_t pe, int32_t node)
     __attribute__((warn_unused_result));
@@ -404,9 +438,20 @@ typedef struct place_reason {
     const char *text;    /* PLACE_R_JOB: borrowed from the state's job view */
 } place_reason;
 
+/* A stable snake_case name of code, for metrics labels ("pool_tag"). */
+const char *place_reason_code_name(place_reason_code code);
+
 /* Append the one-line text of r to out. */
 sp_rc place_reason_format(const place_state *st, const place_reason *r,
                           sp_buf *out) __attribute__((warn_unused_result));
+
+/*
+ * Append a kube-scheduler style summary of n verdicts to out: "1/6 nodes
+ * are available: 3 node(s): <reason>; 2 node(s): <reason>", reasons grouped
+ * by their summary form, most frequent first.
+ */
+sp_rc place_reason_summary(const place_state *st, const place_reason *verdicts,
+                           size_t n, sp_buf *out) __attribute__((warn_unused_result));
 
 /* ------------------------------------------------------------------------ */
 /* Filter and score                                                           */
@@ -435,12 +480,13 @@ typedef struct place_filter_result {
  * Filter for the extender. When the PE has no node yet, plans every job
  * with uncommitted (pending or planned) PEs together, pe's job among them,
  * so that jobs arriving pod by pod still get whole-job and cross-job plans.
- * Then checks the nodes and narrows the PE to one: its planned node when
- * that is among the allowed ones, the best allowed node otherwise. The
- * choice is recorded as a reservation (the caller times it out). Every other
- * node gets its reason in verdicts (an allowed but not chosen node gets
+ * Then checks the nodes and chooses one: the PE's planned node when that is
+ * among the allowed ones, the best allowed node otherwise. The caller
+ * records the choice (persists it, then place_state_reserve), so that a
+ * decision is never acted on before it is durable. Every other node gets
+ * its reason in verdicts (an allowed but not chosen node gets
  * PLACE_R_PLANNED_ELSEWHERE). With gang wait and too few PEs, every node is
- * refused with a PLACE_R_JOB reason and nothing is reserved.
+ * refused with a PLACE_R_JOB reason and nothing is chosen.
  */
 sp_rc place_filter(place_state *st, int32_t pe, const int32_t *nodes, size_t n,
                    place_reason *verdicts, place_filter_result *result)

@@ -1010,57 +1010,6 @@ void pl_group_unplace(place_state *st, pl_group *g)
 /* Explaining a group that fits nowhere                                       */
 /* ------------------------------------------------------------------------ */
 
-typedef struct tally {
-    char *text;
-    size_t count;
-} tally;
-
-static int tally_cmp(const void *a, const void *b)
-{
-    const tally *x = a, *y = b;
-
-    if (x->count != y->count)
-        return x->count < y->count ? 1 : -1;
-    return strcmp(x->text, y->text);
-}
-
-/* Count one more node under the summary text of r. */
-static sp_rc tally_add(place_state *st, const place_reason *r, sp_map *seen,
-                       tally **t, size_t *n, size_t *cap)
-{
-    sp_buf b;
-    int64_t at;
-    sp_rc rc;
-
-    sp_buf_init(&b, 4096);
-    rc = pl_reason_format_summary(st, r, &b);
-    if (!rc && sp_map_get(seen, b.data, &at)) {
-        (*t)[at].count++;
-    } else if (!rc) {
-        rc = sp_grow(t, cap, *n + 1, sizeof(**t)) ? SP_ENOMEM : sp_map_put(seen, b.data, (int64_t)*n);
-        if (!rc) {
-            (*t)[*n].count = 1;
-            (*t)[(*n)++].text = sp_buf_take(&b);
-        }
-    }
-    sp_buf_free(&b);
-    return rc;
-}
-
-static sp_rc tally_write(tally *t, size_t n, size_t live, sp_buf *out)
-{
-    sp_rc rc;
-
-    if (n)
-        qsort(t, n, sizeof(*t), tally_cmp);
-    rc = sp_buf_printf(out, "0/%zu nodes are available", live);
-    for (size_t i = 0; i < n && !rc; i++)
-        rc = sp_buf_printf(out, "%s %zu node(s): %s", i ? ";" : ":", t[i].count, t[i].text);
-    if (!rc && live == 0)
-        rc = sp_buf_puts(out, ": the cluster has no nodes");
-    return rc;
-}
-
 /* Record the detailed reason of node in the per-node list of detail. */
 static sp_rc detail_add(place_state *st, const place_reason *r, int32_t node,
                         place_unplaced *d)
@@ -1084,9 +1033,8 @@ static sp_rc detail_add(place_state *st, const place_reason *r, int32_t node,
 sp_rc pl_explain_group(place_state *st, const pl_job_view *v, const pl_group *g,
                        sp_buf *summary, place_unplaced *detail)
 {
-    tally *t = NULL;
-    size_t n = 0, cap = 0;
-    sp_map seen;
+    place_reason *verdicts;
+    size_t n = 0;
     sp_rc rc = SP_OK;
 
     if (detail) {
@@ -1097,23 +1045,19 @@ sp_rc pl_explain_group(place_state *st, const pl_job_view *v, const pl_group *g,
     }
     if (v->job_problem || g->problem)
         return sp_buf_puts(summary, v->job_problem ? v->job_problem : g->problem);
-    sp_map_init(&seen);
+    verdicts = sp_calloc(st->live_nodes + 1, sizeof(*verdicts));
+    if (!verdicts)
+        return SP_ENOMEM;
     for (size_t i = 0; i < st->n_nodes && !rc; i++) {
-        place_reason r;
         if (!st->nodes[i].alive)
             continue;
-        pl_check_group_node(st, v, g, (int32_t)i, &r);
-        if (r.code == PLACE_R_OK)
-            continue;
-        rc = tally_add(st, &r, &seen, &t, &n, &cap);
-        if (!rc && detail)
-            rc = detail_add(st, &r, (int32_t)i, detail);
+        pl_check_group_node(st, v, g, (int32_t)i, &verdicts[n]);
+        if (detail && verdicts[n].code != PLACE_R_OK)
+            rc = detail_add(st, &verdicts[n], (int32_t)i, detail);
+        n++;
     }
     if (!rc)
-        rc = tally_write(t, n, st->live_nodes, summary);
-    for (size_t i = 0; i < n; i++)
-        sp_free(t[i].text);
-    sp_free(t);
-    sp_map_free(&seen);
+        rc = place_reason_summary(st, verdicts, n, summary);
+    sp_free(verdicts);
     return rc;
 }

@@ -1,7 +1,7 @@
 /*
  * The extender's view of the engine: for one PE and the nodes kube-scheduler
  * offers, which nodes may take it and why the others may not (check), which
- * one it goes to (filter: its whole-job plan, recorded as a reservation so the
+ * one it goes to (filter: its whole-job plan; the caller reserves it so the
  * next PE's filter sees it before the bind), and how the allowed nodes rank
  * (score). Also the report of placed PEs that already break a constraint.
  * Every rule comes from pl_check_group_node; this file only applies it.
@@ -167,9 +167,7 @@ sp_rc place_filter(place_state *st, int32_t pe, const int32_t *nodes, size_t n,
         return SP_OK;
     res->n_ok = steer(st, target, nodes, n, verdicts);
     res->chosen = target;
-    if (st->pes[pe].phase == PLACE_BOUND)
-        return SP_OK;
-    return place_state_reserve(st, pe, target);
+    return SP_OK;
 }
 
 /* ------------------------------------------------------------------------ */

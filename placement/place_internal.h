@@ -52,6 +52,7 @@ typedef struct pl_pool {
     bool exclusive;
     int32_t *members;           /* node-name ids by slot; PLACE_NONE: free */
     size_t n_members;           /* slots in use (0..size) */
+    uint64_t members_gen;       /* moves on every membership change */
     char *error;                /* validation error; NULL when valid */
     /* cache of matching live nodes, rebuilt when st->node_gen moves */
     int32_t *cands;

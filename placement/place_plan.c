@@ -19,6 +19,7 @@
 #include "util/sp_alloc.h"
 
 #define DEFAULT_ATTEMPTS 32
+#define PATIENCE 3 /* attempts in a row without progress before giving up */
 
 /* ------------------------------------------------------------------------ */
 /* Order                                                                      */
@@ -154,21 +155,27 @@ static sp_rc replay_best(pl_planner *pl)
     return pl_replay(pl, pl->best, pl->n_best);
 }
 
-/* Attempts alternate: spread, spread with the failed first, pack, ... */
+/* Attempts alternate: spread, spread with the failed first, pack, ...; they
+ * stop when everything is placed, when the budget is spent, or after
+ * PATIENCE attempts in a row that placed no more than the best one. */
 static sp_rc run_attempts(pl_planner *pl, int max_attempts)
 {
     size_t failed = 0;
+    int stale = 0;
     sp_rc rc = SP_OK;
 
     for (int a = 0; a < max_attempts && !rc; a++) {
+        bool better;
         if (a > 0)
             pl_undo_attempt(pl);
         pl->pack = a % 3 == 2;
         pl->seed = sp_hash_u64(pl->seed + (uint64_t)a + 1);
         rc = run_attempt(pl, &failed);
+        better = !pl->have_best || failed < pl->best_failed;
         if (!rc)
             rc = keep_best(pl, failed);
-        if (failed == 0 || pl->work > PL_WORK_BUDGET)
+        stale = better ? 0 : stale + 1;
+        if (failed == 0 || pl->work > PL_WORK_BUDGET || stale >= PATIENCE)
             break;
     }
     if (!rc && failed > pl->best_failed)

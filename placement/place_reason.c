@@ -6,9 +6,11 @@
  * line for one node, and the summary form (no per-node figures) that groups
  * nodes in "0/6 nodes are available: ..." messages.
  */
+#include <stdlib.h>
 #include <string.h>
 
 #include "placement/place_internal.h"
+#include "util/sp_alloc.h"
 
 void pl_reason_init(place_reason *r, place_reason_code code, bool unresolvable)
 {
@@ -20,6 +22,38 @@ void pl_reason_init(place_reason *r, place_reason_code code, bool unresolvable)
     r->other_pe = PLACE_NONE;
     r->str = PLACE_NONE;
     r->str2 = PLACE_NONE;
+}
+
+const char *place_reason_code_name(place_reason_code code)
+{
+    static const char *const names[] = {
+        [PLACE_R_OK] = "ok",
+        [PLACE_R_NODE_CORDONED] = "node_cordoned",
+        [PLACE_R_NODE_NOT_READY] = "node_not_ready",
+        [PLACE_R_NODE_TAINT] = "node_taint",
+        [PLACE_R_NODE_UNKNOWN] = "node_unknown",
+        [PLACE_R_POOL_TAG] = "pool_tag",
+        [PLACE_R_POOL_HOSTS] = "pool_hosts",
+        [PLACE_R_POOL_FULL] = "pool_full",
+        [PLACE_R_POOL_INDEX_NODE] = "pool_index",
+        [PLACE_R_POOL_MEMBER_ELSEWHERE] = "pool_member_elsewhere",
+        [PLACE_R_EXCLUSIVE_OTHER_JOB] = "exclusive_other_job",
+        [PLACE_R_EXCLUSIVE_OCCUPIED] = "exclusive_occupied",
+        [PLACE_R_EXCLUSIVE_TAKEN] = "exclusive_taken",
+        [PLACE_R_COLOCATION] = "colocation",
+        [PLACE_R_EXLOCATION] = "exlocation",
+        [PLACE_R_ISOLATION_SELF] = "isolation",
+        [PLACE_R_ISOLATION_OTHER] = "isolation_neighbour",
+        [PLACE_R_PREVIOUS_NODE] = "previous_node",
+        [PLACE_R_CPU] = "cpu",
+        [PLACE_R_MEMORY] = "memory",
+        [PLACE_R_PODS] = "pods",
+        [PLACE_R_PLANNED_ELSEWHERE] = "planned_elsewhere",
+        [PLACE_R_JOB] = "job",
+    };
+
+    return (unsigned)code < sizeof(names) / sizeof(names[0]) && names[code] ? names[code]
+                                                                           : "unknown";
 }
 
 static const char *str_of(const place_state *st, int32_t id)
@@ -237,4 +271,83 @@ sp_rc pl_reason_format_summary(const place_state *st, const place_reason *r,
                                sp_buf *out)
 {
     return format_reason(st, r, out, true);
+}
+
+/* ------------------------------------------------------------------------ */
+/* Summaries                                                                  */
+/* ------------------------------------------------------------------------ */
+
+typedef struct tally {
+    char *text;
+    size_t count;
+} tally;
+
+static int tally_cmp(const void *a, const void *b)
+{
+    const tally *x = a, *y = b;
+
+    if (x->count != y->count)
+        return x->count < y->count ? 1 : -1;
+    return strcmp(x->text, y->text);
+}
+
+/* Count one more node under the summary text of r. */
+static sp_rc tally_add(const place_state *st, const place_reason *r, sp_map *seen,
+                       tally **t, size_t *n, size_t *cap)
+{
+    sp_buf b;
+    int64_t at;
+    sp_rc rc;
+
+    sp_buf_init(&b, 4096);
+    rc = pl_reason_format_summary(st, r, &b);
+    if (!rc && sp_map_get(seen, b.data, &at)) {
+        (*t)[at].count++;
+    } else if (!rc) {
+        rc = sp_grow(t, cap, *n + 1, sizeof(**t)) ? SP_ENOMEM : sp_map_put(seen, b.data, (int64_t)*n);
+        if (!rc) {
+            (*t)[*n].count = 1;
+            (*t)[(*n)++].text = sp_buf_take(&b);
+        }
+    }
+    sp_buf_free(&b);
+    return rc;
+}
+
+static sp_rc tally_write(tally *t, size_t n, size_t ok, size_t total, sp_buf *out)
+{
+    sp_rc rc;
+
+    if (n)
+        qsort(t, n, sizeof(*t), tally_cmp);
+    rc = sp_buf_printf(out, "%zu/%zu nodes are available", ok, total);
+    for (size_t i = 0; i < n && !rc; i++)
+        rc = sp_buf_printf(out, "%s %zu node(s): %s", i ? ";" : ":", t[i].count, t[i].text);
+    if (!rc && total == 0)
+        rc = sp_buf_puts(out, ": no nodes were offered");
+    return rc;
+}
+
+sp_rc place_reason_summary(const place_state *st, const place_reason *verdicts, size_t n,
+                           sp_buf *out)
+{
+    tally *t = NULL;
+    size_t n_t = 0, cap = 0, ok = 0;
+    sp_map seen;
+    sp_rc rc = SP_OK;
+
+    sp_map_init(&seen);
+    for (size_t i = 0; i < n && !rc; i++) {
+        if (verdicts[i].code == PLACE_R_OK)
+            ok++;
+        else
+            rc = tally_add(st, &verdicts[i], &seen, &t, &n_t, &cap);
+    }
+    if (!rc)
+        rc = tally_write(t, n_t, ok, n, out);
+    for (size_t i = 0; i < n_t; i++)
+        sp_free(t[i].text);
+    sp_free(t);
+    sp_map_free(&seen);
+    return rc;
 }

@@ -194,6 +194,11 @@ void place_state_free(place_state *st)
     sp_free(st);
 }
 
+static bool pe_index_valid(const place_state *st, int32_t pe)
+{
+    return pe >= 0 && (size_t)pe < st->n_pes && st->pes[pe].alive;
+}
+
 /* ------------------------------------------------------------------------ */
 /* Nodes                                                                      */
 /* ------------------------------------------------------------------------ */
@@ -356,6 +361,13 @@ sp_rc place_state_put_node(place_state *st, const place_node_input *in,
     return SP_OK;
 }
 
+sp_rc place_state_node_ref(place_state *st, const char *name, int32_t *node)
+{
+    if (!name || !*name)
+        return SP_EINVAL;
+    return node_slot(st, name, node);
+}
+
 int32_t place_state_find_node(const place_state *st, const char *name)
 {
     int32_t id = sp_intern_find(&st->names, name);
@@ -490,6 +502,7 @@ sp_rc pl_pool_set_slot(place_state *st, int32_t pool, int32_t slot, int32_t node
         return SP_EINTERNAL;
     p->members[slot] = st->nodes[node].name;
     p->n_members++;
+    p->members_gen++;
     if (p->exclusive)
         mark_exclusive(st, pool, node);
     return SP_OK;
@@ -507,6 +520,7 @@ void pl_pool_clear_slot(place_state *st, int32_t pool, int32_t slot)
         unmark_exclusive(st, pool, node);
     p->members[slot] = PLACE_NONE;
     p->n_members--;
+    p->members_gen++;
 }
 
 /* Drop every member of a pool (before its replacement is loaded). */
@@ -637,6 +651,41 @@ sp_rc place_state_put_pool(place_state *st, const place_pool_spec *in,
     return SP_OK;
 }
 
+sp_rc place_state_set_previous_node(place_state *st, int32_t pe, const char *name)
+{
+    int32_t id;
+
+    if (!pe_index_valid(st, pe) || !name || !*name)
+        return SP_EINVAL;
+    if (sp_intern_id(&st->names, name, &id) || sync_node_of_name(st))
+        return SP_ENOMEM;
+    st->pes[pe].previous_node = id;
+    return SP_OK;
+}
+
+sp_rc place_state_set_pool_members(place_state *st, int32_t pool,
+                                   const char *const *names, size_t n)
+{
+    pl_pool *p;
+    sp_rc rc = SP_OK;
+
+    if (!place_state_pool_alive(st, pool))
+        return SP_EINVAL;
+    p = &st->pools[pool];
+    if (p->error || !p->size || (int64_t)n > p->size)
+        return SP_EINVAL;
+    clear_members(st, pool);
+    for (size_t i = 0; i < n && !rc; i++) {
+        int32_t node;
+        if (!names[i] || !*names[i])
+            continue;
+        rc = node_slot(st, names[i], &node);
+        if (!rc && pl_pool_slot_of(st, p, node) == PLACE_NONE)
+            rc = pl_pool_set_slot(st, pool, (int32_t)i, node);
+    }
+    return rc;
+}
+
 static bool sorted_has(const int32_t *v, size_t n, int32_t x)
 {
     size_t lo = 0, hi = n;
@@ -726,6 +775,11 @@ void place_pool_get(const place_state *st, int32_t pool, place_pool_info *out)
     out->size = p->size;
     out->exclusive = p->exclusive;
     out->error = p->error;
+}
+
+uint64_t place_pool_members_gen(const place_state *st, int32_t pool)
+{
+    return st->pools[pool].members_gen;
 }
 
 const char *place_state_tag_prefix(const place_state *st)
@@ -924,14 +978,9 @@ void pl_pe_unassign(place_state *st, int32_t pe)
     p->phase = PLACE_PENDING;
 }
 
-static bool pe_index_valid(const place_state *st, int32_t pe)
-{
-    return pe >= 0 && (size_t)pe < st->n_pes && st->pes[pe].alive;
-}
-
 static sp_rc commit(place_state *st, int32_t pe, int32_t node, place_phase ph)
 {
-    if (!pe_index_valid(st, pe) || !place_state_node_alive(st, node))
+    if (!pe_index_valid(st, pe) || node < 0 || (size_t)node >= st->n_nodes)
         return SP_EINVAL;
     if (st->pes[pe].node == node) {
         st->pes[pe].phase = ph;
@@ -1200,6 +1249,27 @@ sp_rc place_state_remove_pod(place_state *st, const char *uid)
     pe_release_slot(st, (int32_t)v);
     job_refresh_count(st, job);
     return SP_OK;
+}
+
+size_t place_state_pes_of(const place_state *st, const char *ns, const char *job,
+                          const char *pe, int32_t *out, size_t max)
+{
+    char key[KEY_MAX];
+    int64_t idx;
+    size_t found = 0;
+    const pl_job *j;
+
+    if (make_key(key, sizeof(key), ns, job) || !sp_map_get(&st->job_by_key, key, &idx))
+        return 0;
+    j = &st->jobs[idx];
+    for (size_t i = 0; i < j->n_pes; i++) {
+        if (strcmp(st->pes[j->pes[i]].pe_id, pe) != 0)
+            continue;
+        if (found < max)
+            out[found] = j->pes[i];
+        found++;
+    }
+    return found;
 }
 
 int32_t place_state_find_pe(const place_state *st, const char *uid)

@@ -603,6 +603,7 @@ static void test_filter_reserves_so_the_next_filter_sees_it(void)
     a = t_pe(st, "job1", "0", "exloc=x", NULL);
     CU_ASSERT_EQUAL(place_filter(st, a, nodes, 2, v, &ra), SP_OK);
     CU_ASSERT_NOT_EQUAL_FATAL(ra.chosen, PLACE_NONE);
+    CU_ASSERT_EQUAL(place_state_reserve(st, a, ra.chosen), SP_OK);
     /* B arrives after A's filter and before A's bind */
     b = t_pe(st, "job1", "1", "exloc=x", NULL);
     CU_ASSERT_EQUAL(place_filter(st, b, nodes, 2, v, &rb), SP_OK);
