@@ -5,7 +5,7 @@ set -eu
 
 PACKAGES="build-essential autoconf automake pkg-config \
 libmicrohttpd-dev libcjson-dev libcurl4-openssl-dev libssl-dev libcunit1-dev \
-openssl python3 valgrind"
+libsqlite3-dev openssl curl python3 valgrind"
 
 missing=""
 for p in $PACKAGES; do
