@@ -14,4 +14,8 @@ int cli_plan(int argc, char **argv);
 /* Print the usage of plan to f. */
 void cli_plan_usage(FILE *f);
 
+/* `streams-placer certs`: 0 done, 1 bad usage or failure. */
+int cli_certs(int argc, char **argv);
+void cli_certs_usage(FILE *f);
+
 #endif /* SP_CLI_H */

@@ -14,6 +14,7 @@ static void usage(FILE *f)
           "\n"
           "commands:\n"
           "  plan      place pending PEs offline and explain what cannot be placed\n"
+          "  certs     create and inspect serving certificates\n"
           "  version   print the version\n"
           "  help      print this help\n"
           "\n",
@@ -32,6 +33,8 @@ int main(int argc, char **argv)
     }
     if (strcmp(cmd, "plan") == 0)
         return cli_plan(argc - 1, argv + 1);
+    if (strcmp(cmd, "certs") == 0)
+        return cli_certs(argc - 1, argv + 1);
     if (strcmp(cmd, "version") == 0 || strcmp(cmd, "--version") == 0) {
         puts(PACKAGE_STRING);
         return 0;
