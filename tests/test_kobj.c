@@ -870,26 +870,10 @@ static void t_files(void)
 
 static char fixtures[1024];
 
-/* Find the fixtures: $SP_FIXTURES_DIR, else $top_srcdir/../shared/fixtures,
- * else the source tree this was built from. False when absent. */
+/* The fixtures folder into fixtures; false when absent. */
 static bool find_fixtures(void)
 {
-    const char *env = getenv("SP_FIXTURES_DIR");
-    const char *top = getenv("top_srcdir");
-    char probe[1100];
-    int n;
-
-    if (env && *env)
-        n = snprintf(fixtures, sizeof(fixtures), "%s", env);
-    else if (top && *top)
-        n = snprintf(fixtures, sizeof(fixtures), "%s/../shared/fixtures", top);
-    else
-        n = snprintf(fixtures, sizeof(fixtures), "%s/../shared/fixtures",
-                     SP_TOP_SRCDIR);
-    if (n < 0 || (size_t)n >= sizeof(fixtures))
-        return false;
-    n = snprintf(probe, sizeof(probe), "%s/cluster-nodes.json", fixtures);
-    return n > 0 && (size_t)n < sizeof(probe) && access(probe, R_OK) == 0;
+    return sp_test_fixtures(fixtures, sizeof(fixtures));
 }
 
 /* Parse fixture name (relative to the fixtures folder). */

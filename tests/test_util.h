@@ -8,8 +8,11 @@
 #define SP_TEST_UTIL_H
 
 #include <CUnit/Basic.h>
+#include <stdbool.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "util/sp_alloc.h"
 
@@ -78,5 +81,33 @@ static inline int sp_test_run(const char *suite_name, const sp_test *tests)
                     __FILE__, __LINE__, n_ ? n_ : "(null)", h_ ? h_ : "(null)"); \
         CU_ASSERT_TRUE(in_);                                                     \
     } while (0)
+
+/*
+ * The folder of captured payloads: $SP_FIXTURES_DIR, else
+ * $top_srcdir/../shared/fixtures (make check sets top_srcdir), else the
+ * source tree the test was built from. False when it is not there.
+ */
+static inline bool sp_test_fixtures(char *buf, size_t len)
+{
+    const char *env = getenv("SP_FIXTURES_DIR");
+    const char *top = getenv("top_srcdir");
+    char probe[4096];
+    int n;
+
+    if (env && *env)
+        n = snprintf(buf, len, "%s", env);
+    else if (top && *top)
+        n = snprintf(buf, len, "%s/../shared/fixtures", top);
+    else
+#ifdef SP_TOP_SRCDIR
+        n = snprintf(buf, len, "%s/../shared/fixtures", SP_TOP_SRCDIR);
+#else
+        n = -1;
+#endif
+    if (n < 0 || (size_t)n >= len)
+        return false;
+    n = snprintf(probe, sizeof(probe), "%s/cluster-nodes.json", buf);
+    return n > 0 && (size_t)n < sizeof(probe) && access(probe, R_OK) == 0;
+}
 
 #endif /* SP_TEST_UTIL_H */
