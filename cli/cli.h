@@ -14,6 +14,10 @@ int cli_plan(int argc, char **argv);
 /* Print the usage of plan to f. */
 void cli_plan_usage(FILE *f);
 
+/* `streams-placer serve`: 0 after a clean stop, 1 when it cannot start. */
+int cli_serve(int argc, char **argv);
+void cli_serve_usage(FILE *f);
+
 /* `streams-placer certs`: 0 done, 1 bad usage or failure. */
 int cli_certs(int argc, char **argv);
 void cli_certs_usage(FILE *f);

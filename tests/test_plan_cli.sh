@@ -143,7 +143,9 @@ norm <"$tmp/u.out" >/dev/null || fail "stdin: output is not JSON"
 expect "stdin error" 1 sh -c "echo '[' | \"\$0\" plan --nodes - --pods \"\$1\"" "$bin" "$p"
 has "stdin error" "$tmp/u.err" "streams-placer plan: <stdin>: not JSON:"
 expect "main help" 0 "$bin" help
-has "main help" "$tmp/u.out" "usage: streams-placer plan"
+has "main help" "$tmp/u.out" "plan      place pending PEs offline"
+expect "help plan" 0 "$bin" help plan
+has "help plan" "$tmp/u.out" "usage: streams-placer plan"
 
 # ---------------------------------------------------------------------------
 # The bundled examples: properties, not node names the planner may pick

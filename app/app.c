@@ -1,0 +1,220 @@
+/*
+ * The server assembled: see app.h. Handlers take the service's lock for what
+ * they read and change; /readyz says 503 until everything is loaded and
+ * again while stopping.
+ */
+#include "app/app.h"
+
+#include <cjson/cJSON.h>
+#include <stdatomic.h>
+#include <string.h>
+
+#include "certs/certs.h"
+#include "scheduler/sched.h"
+#include "server/srv.h"
+#include "util/sp_alloc.h"
+#include "util/sp_log.h"
+#include "webhook/wh.h"
+
+struct app {
+    svc *svc;
+    srv *server;
+    certs_pair tls;
+    int64_t cert_not_after;
+    atomic_bool ready;
+};
+
+/* ------------------------------------------------------------------------ */
+/* Routes                                                                     */
+/* ------------------------------------------------------------------------ */
+
+static sp_rc on_filter(void *ctx, const srv_request *req, srv_response *resp)
+{
+    return sched_filter(((app *)ctx)->svc, req->body, req->body_len, resp);
+}
+
+static sp_rc on_prioritize(void *ctx, const srv_request *req, srv_response *resp)
+{
+    return sched_prioritize(((app *)ctx)->svc, req->body, req->body_len, resp);
+}
+
+static sp_rc on_bind(void *ctx, const srv_request *req, srv_response *resp)
+{
+    return sched_bind(((app *)ctx)->svc, req->body, req->body_len, resp);
+}
+
+/* Record what an admitted review changes (best effort: a failure to record
+ * does not turn an admission into a denial; the extender learns pods too). */
+static void apply_effects(svc *c, const wh_result *r)
+{
+    for (size_t i = 0; i < r->n_effects; i++) {
+        sp_err err = { SP_OK, "" };
+        sp_rc rc = r->effects[i].op == WH_POD_UPSERT   ? svc_update_pod(c, r->effects[i].object, &err)
+                   : r->effects[i].op == WH_POD_DELETE ? svc_forget_pod(c, r->effects[i].object, &err)
+                                                       : svc_learn_pool(c, r->effects[i].object, &err);
+        if (rc)
+            sp_log(SP_LOG_WARN, "admission_not_recorded", "error", err.msg, NULL);
+    }
+}
+
+static sp_rc review(app *a, wh_mode mode, const srv_request *req, srv_response *resp)
+{
+    wh_result r;
+    sp_rc rc;
+
+    svc_lock(a->svc);
+    rc = wh_review(svc_state(a->svc), svc_policy(a->svc), mode, req->body, req->body_len, &r);
+    if (!rc)
+        apply_effects(a->svc, &r);
+    svc_unlock(a->svc);
+    if (!rc && r.http_status == 200)
+        svc_count_admission(a->svc, mode == WH_MUTATE, r.allowed);
+    if (!rc) {
+        resp->status = r.http_status;
+        resp->content_type = "application/json";
+        resp->body = r.body;
+        resp->len = r.len;
+        r.body = NULL;
+    }
+    wh_result_free(&r);
+    return rc;
+}
+
+static sp_rc on_validate(void *ctx, const srv_request *req, srv_response *resp)
+{
+    return review(ctx, WH_VALIDATE, req, resp);
+}
+
+static sp_rc on_mutate(void *ctx, const srv_request *req, srv_response *resp)
+{
+    return review(ctx, WH_MUTATE, req, resp);
+}
+
+static sp_rc on_healthz(void *ctx, const srv_request *req, srv_response *resp)
+{
+    (void)ctx;
+    (void)req;
+    return srv_reply_text(resp, 200, "text/plain", "ok\n");
+}
+
+static sp_rc on_readyz(void *ctx, const srv_request *req, srv_response *resp)
+{
+    bool ready = atomic_load(&((app *)ctx)->ready);
+
+    (void)req;
+    return srv_reply_text(resp, ready ? 200 : 503, "text/plain", ready ? "ok\n" : "starting\n");
+}
+
+static sp_rc on_metrics(void *ctx, const srv_request *req, srv_response *resp)
+{
+    app *a = ctx;
+    sp_buf b;
+    sp_rc rc;
+
+    (void)req;
+    sp_buf_init(&b, 16u << 20);
+    rc = srv_metrics_write(a->server, &b);
+    if (!rc)
+        rc = svc_metrics_write(a->svc, &b);
+    if (!rc)
+        rc = sp_buf_printf(&b, "# HELP streams_placer_cert_expiry_timestamp_seconds notAfter of the serving certificate.\n"
+                               "# TYPE streams_placer_cert_expiry_timestamp_seconds gauge\n"
+                               "streams_placer_cert_expiry_timestamp_seconds %lld\n",
+                           (long long)a->cert_not_after);
+    if (!rc) {
+        resp->status = 200;
+        resp->content_type = "text/plain; version=0.0.4";
+        resp->len = b.len;
+        resp->body = sp_buf_take(&b);
+        rc = resp->body ? SP_OK : SP_ENOMEM;
+    }
+    sp_buf_free(&b);
+    return rc;
+}
+
+static const srv_route routes[] = {
+    { "/scheduler/filter", "POST", true, on_filter },
+    { "/scheduler/prioritize", "POST", true, on_prioritize },
+    { "/scheduler/bind", "POST", true, on_bind },
+    { "/webhook/validate", "POST", true, on_validate },
+    { "/webhook/mutate", "POST", true, on_mutate },
+    { "/healthz", "GET", false, on_healthz },
+    { "/readyz", "GET", false, on_readyz },
+    { "/metrics", "GET", false, on_metrics },
+};
+
+/* ------------------------------------------------------------------------ */
+/* Lifetime                                                                   */
+/* ------------------------------------------------------------------------ */
+
+/* The serving certificate: given, or the self-signed default. */
+static sp_rc load_tls(app *a, const app_config *cfg, sp_err *err)
+{
+    char *cert_path = NULL, *key_path = NULL;
+    bool created = false;
+    sp_rc rc;
+
+    if (cfg->cert_path)
+        rc = certs_load_pair(cfg->cert_path, cfg->key_path, &a->tls, err);
+    else
+        rc = certs_ensure_self_signed(cfg->svc.state_dir, NULL, 0, &a->tls, &cert_path,
+                                      &key_path, &created, err);
+    if (!rc)
+        rc = certs_not_after(a->tls.cert_pem, &a->cert_not_after, err);
+    if (!rc && !cfg->cert_path)
+        sp_log(SP_LOG_INFO, created ? "certificate_created" : "certificate_loaded", "cert",
+               cert_path, "key", key_path, NULL);
+    sp_free(cert_path);
+    sp_free(key_path);
+    return rc;
+}
+
+sp_rc app_start(const app_config *cfg, app **out, sp_err *err)
+{
+    app *a = sp_calloc(1, sizeof(*a));
+    srv_config sc = { 0 };
+    sp_rc rc;
+
+    *out = NULL;
+    if (!a)
+        return sp_err_set(err, SP_ENOMEM, "out of memory");
+    rc = load_tls(a, cfg, err);
+    if (!rc)
+        rc = svc_open(&cfg->svc, &a->svc, err);
+    sc.address = cfg->address;
+    sc.port = cfg->port;
+    sc.cert_pem = a->tls.cert_pem;
+    sc.key_pem = a->tls.key_pem;
+    sc.max_body = cfg->max_body;
+    sc.threads = cfg->threads;
+    if (!rc)
+        rc = srv_start(&sc, routes, sizeof(routes) / sizeof(routes[0]), a, &a->server, err);
+    if (rc) {
+        app_stop(a, 0);
+        return rc;
+    }
+    atomic_store(&a->ready, true);
+    *out = a;
+    return SP_OK;
+}
+
+uint16_t app_port(const app *a)
+{
+    return srv_port(a->server);
+}
+
+svc *app_svc(app *a)
+{
+    return a->svc;
+}
+
+void app_stop(app *a, unsigned drain_ms)
+{
+    if (!a)
+        return;
+    atomic_store(&a->ready, false);
+    srv_stop(a->server, drain_ms);
+    svc_close(a->svc);
+    certs_pair_free(&a->tls);
+    sp_free(a);
+}

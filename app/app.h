@@ -1,0 +1,42 @@
+/*
+ * The streams-placer server assembled: the service (policy, state, store), the
+ * serving certificate and the HTTPS server with every route: the scheduler
+ * extender (/scheduler/filter, prioritize, bind), the admission webhook
+ * (/webhook/validate, mutate), /healthz, /readyz and /metrics. `serve` runs
+ * one until a signal; tests run one in-process on port 0.
+ */
+#ifndef SP_APP_H
+#define SP_APP_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "svc/svc.h"
+#include "util/sp_error.h"
+
+typedef struct app_config {
+    const char *address;      /* numeric listen address */
+    uint16_t port;            /* 0: any free port */
+    const char *cert_path;    /* serving certificate and key (PEM); both NULL: */
+    const char *key_path;     /*   a self-signed pair in the state directory */
+    svc_config svc;
+    size_t max_body;          /* 0: the server's default */
+    unsigned threads;         /* 0: one per CPU */
+} app_config;
+
+typedef struct app app;
+
+/* Load everything and start serving. Failures name the file or address. */
+sp_rc app_start(const app_config *cfg, app **out, sp_err *err)
+    __attribute__((warn_unused_result));
+
+/* The port served on. */
+uint16_t app_port(const app *a);
+
+/* The service, for tests that look inside. */
+svc *app_svc(app *a);
+
+/* Stop serving (requests in flight get drain_ms), close and free. */
+void app_stop(app *a, unsigned drain_ms);
+
+#endif /* SP_APP_H */

@@ -1,0 +1,249 @@
+/*
+ * `streams-placer serve`: the HTTPS server. Standalone (the embedded
+ * default): policy from --policy or built in, nodes from extender requests
+ * (or --nodes), HostPools from admission (or --hostpools), decisions in the
+ * store under --state-dir, and a self-signed certificate created there on
+ * first start when none is given. The routes are the scheduler extender
+ * (/scheduler/filter, prioritize, bind), the admission webhook
+ * (/webhook/validate, mutate), and /healthz, /readyz, /metrics. SIGTERM or
+ * SIGINT stops it gracefully.
+ */
+#include <getopt.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "app/app.h"
+#include "cli/cli.h"
+#include "util/sp_log.h"
+#include "util/sp_str.h"
+
+#define DEFAULT_LISTEN "127.0.0.1:8443"
+#define DEFAULT_STATE_DIR "/var/lib/streams-placer"
+#define DEFAULT_DRAIN_S 10
+
+typedef struct serve_args {
+    const char *listen;
+    const char *cert, *key;
+    const char *state_dir;
+    const char *policy, *nodes, *hostpools, *pods;
+    const char *port_file;
+    int64_t max_body;
+    int64_t threads;
+    int64_t drain_s;
+} serve_args;
+
+void cli_serve_usage(FILE *f)
+{
+    fputs("usage: streams-placer serve [--listen ADDR:PORT] [--tls-cert FILE --tls-key FILE]\n"
+          "           [--state-dir DIR] [--policy FILE] [--nodes FILE] [--hostpools FILE]\n"
+          "           [--pods FILE]\n"
+          "           [--max-body BYTES] [--threads N] [--drain-timeout SECONDS]\n"
+          "           [--log-level debug|info|warn|error] [--port-file FILE]\n"
+          "\n"
+          "Serve the scheduler extender and the admission webhook over HTTPS.\n"
+          "\n"
+          "  --listen ADDR:PORT     address and port (default " DEFAULT_LISTEN "; port 0: any)\n"
+          "  --tls-cert, --tls-key  serving certificate and key (PEM); without them a\n"
+          "                         self-signed pair is created in the state directory\n"
+          "  --state-dir DIR        the embedded store and generated certificates\n"
+          "                         (default " DEFAULT_STATE_DIR ")\n"
+          "  --policy FILE          the policy (policy.json); default: built-in\n"
+          "  --nodes FILE           Node objects (kubectl get nodes -o json), for\n"
+          "                         nodeCacheCapable extender calls\n"
+          "  --hostpools FILE       HostPool objects (kubectl get hostpools -A -o json)\n"
+          "  --pods FILE            Pod objects (kubectl get pods -A -o json): bound ones\n"
+          "                         use capacity, PE pods are known before they arrive\n"
+          "  --max-body BYTES       request body cap (default 4194304)\n"
+          "  --threads N            server threads (default: one per CPU)\n"
+          "  --drain-timeout S      on SIGTERM, let requests finish for S seconds (default 10)\n"
+          "  --log-level LEVEL      debug, info (default), warn or error\n"
+          "  --port-file FILE       write the port listened on to FILE once serving\n",
+          f);
+}
+
+/* ------------------------------------------------------------------------ */
+/* Arguments                                                                  */
+/* ------------------------------------------------------------------------ */
+
+static int usage_error(const char *message, const char *what)
+{
+    fprintf(stderr, "streams-placer serve: %s%s%s\n\n", message, what ? ": " : "",
+            what ? what : "");
+    cli_serve_usage(stderr);
+    return 1;
+}
+
+static int parse_number(const char *opt, const char *value, int64_t min, int64_t max,
+                        int64_t *out)
+{
+    char msg[128];
+
+    if (!sp_parse_int64(value, min, max, out))
+        return 0;
+    if (snprintf(msg, sizeof(msg), "%s wants an integer from %lld to %lld", opt,
+                 (long long)min, (long long)max) < 0)
+        msg[0] = '\0';
+    return usage_error(msg, value);
+}
+
+static int parse_option(int opt, const char *value, serve_args *a)
+{
+    int level;
+
+    switch (opt) {
+    case 'l': a->listen = value; return 0;
+    case 'c': a->cert = value; return 0;
+    case 'k': a->key = value; return 0;
+    case 's': a->state_dir = value; return 0;
+    case 'p': a->policy = value; return 0;
+    case 'n': a->nodes = value; return 0;
+    case 'o': a->hostpools = value; return 0;
+    case 'P': a->pods = value; return 0;
+    case 'f': a->port_file = value; return 0;
+    case 'b': return parse_number("--max-body", value, 1024, 1LL << 30, &a->max_body);
+    case 't': return parse_number("--threads", value, 1, 256, &a->threads);
+    case 'd': return parse_number("--drain-timeout", value, 0, 3600, &a->drain_s);
+    case 'v':
+        if ((level = sp_log_level_parse(value)) < 0)
+            return usage_error("--log-level wants debug, info, warn or error", value);
+        sp_log_set_level((sp_log_level)level);
+        return 0;
+    default:
+        return usage_error("unknown option", NULL);
+    }
+}
+
+static int parse_args(int argc, char **argv, serve_args *a)
+{
+    static const struct option opts[] = {
+        { "listen", required_argument, NULL, 'l' },    { "tls-cert", required_argument, NULL, 'c' },
+        { "tls-key", required_argument, NULL, 'k' },   { "state-dir", required_argument, NULL, 's' },
+        { "policy", required_argument, NULL, 'p' },    { "nodes", required_argument, NULL, 'n' },
+        { "hostpools", required_argument, NULL, 'o' }, { "pods", required_argument, NULL, 'P' },
+        { "max-body", required_argument, NULL, 'b' },
+        { "threads", required_argument, NULL, 't' },   { "drain-timeout", required_argument, NULL, 'd' },
+        { "log-level", required_argument, NULL, 'v' }, { "port-file", required_argument, NULL, 'f' },
+        { "help", no_argument, NULL, 'h' },            { NULL, 0, NULL, 0 },
+    };
+    int opt;
+
+    memset(a, 0, sizeof(*a));
+    a->listen = DEFAULT_LISTEN;
+    a->state_dir = DEFAULT_STATE_DIR;
+    a->drain_s = DEFAULT_DRAIN_S;
+    optind = 1;
+    opterr = 0;
+    while ((opt = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+        if (opt == 'h') {
+            cli_serve_usage(stdout);
+            return -1;
+        }
+        if (opt == '?' || opt == ':')
+            return usage_error("unknown option or missing value", argv[optind - 1]);
+        if (parse_option(opt, optarg, a))
+            return 1;
+    }
+    if (optind < argc)
+        return usage_error("unexpected argument", argv[optind]);
+    if (!a->cert != !a->key)
+        return usage_error("--tls-cert and --tls-key go together", NULL);
+    return 0;
+}
+
+/* Split "ADDR:PORT" or "[ADDR6]:PORT". */
+static sp_rc split_listen(const char *text, char *addr, size_t len, uint16_t *port,
+                          sp_err *err)
+{
+    const char *colon = strrchr(text, ':');
+    const char *start = text, *end = colon;
+    int64_t p;
+
+    if (!colon || sp_parse_int64(colon + 1, 0, 65535, &p))
+        return sp_err_set(err, SP_EINVAL,
+                          "--listen \"%s\": use ADDR:PORT, e.g. 127.0.0.1:8443 or [::]:8443",
+                          text);
+    if (*start == '[' && end > start && end[-1] == ']') {
+        start++;
+        end--;
+    }
+    if ((size_t)(end - start) >= len || end == start)
+        return sp_err_set(err, SP_EINVAL, "--listen \"%s\": the address is missing or too long",
+                          text);
+    memcpy(addr, start, (size_t)(end - start));
+    addr[end - start] = '\0';
+    *port = (uint16_t)p;
+    return SP_OK;
+}
+
+/* ------------------------------------------------------------------------ */
+/* Running                                                                    */
+/* ------------------------------------------------------------------------ */
+
+static void write_port_file(const char *path, uint16_t port)
+{
+    FILE *f = fopen(path, "w");
+
+    if (!f || fprintf(f, "%u\n", (unsigned)port) < 0 || fclose(f) != 0)
+        sp_log(SP_LOG_WARN, "port_file_not_written", "path", path, NULL);
+}
+
+/* Block the stop signals in every thread, so that main can wait for them. */
+static void block_signals(sigset_t *set)
+{
+    sigemptyset(set);
+    sigaddset(set, SIGTERM);
+    sigaddset(set, SIGINT);
+    pthread_sigmask(SIG_BLOCK, set, NULL);
+    signal(SIGPIPE, SIG_IGN);
+}
+
+static sp_rc start(const serve_args *a, app **out, sp_err *err)
+{
+    app_config cfg = { 0 };
+    char addr[128];
+    sp_rc rc = split_listen(a->listen, addr, sizeof(addr), &cfg.port, err);
+
+    cfg.address = addr;
+    cfg.cert_path = a->cert;
+    cfg.key_path = a->key;
+    cfg.svc.state_dir = a->state_dir;
+    cfg.svc.policy_path = a->policy;
+    cfg.svc.nodes_path = a->nodes;
+    cfg.svc.hostpools_path = a->hostpools;
+    cfg.svc.pods_path = a->pods;
+    cfg.max_body = (size_t)a->max_body;
+    cfg.threads = (unsigned)a->threads;
+    return rc ? rc : app_start(&cfg, out, err);
+}
+
+int cli_serve(int argc, char **argv)
+{
+    serve_args a;
+    app *ap = NULL;
+    sp_err err = { SP_OK, "" };
+    sigset_t stop;
+    int sig = 0, parsed = parse_args(argc, argv, &a);
+    char port[16];
+
+    if (parsed)
+        return parsed < 0 ? 0 : 1;
+    block_signals(&stop);
+    if (start(&a, &ap, &err)) {
+        sp_log(SP_LOG_ERROR, "start_failed", "error", err.msg, NULL);
+        fprintf(stderr, "streams-placer serve: %s\n", err.msg);
+        return 1;
+    }
+    snprintf(port, sizeof(port), "%u", (unsigned)app_port(ap));
+    sp_log(SP_LOG_INFO, "listening", "listen", a.listen, "port", port, "state_dir",
+           a.state_dir, NULL);
+    if (a.port_file)
+        write_port_file(a.port_file, app_port(ap));
+    sigwait(&stop, &sig);
+    sp_log(SP_LOG_INFO, "stopping", "signal", sig == SIGTERM ? "SIGTERM" : "SIGINT", NULL);
+    app_stop(ap, (unsigned)a.drain_s * 1000);
+    sp_log(SP_LOG_INFO, "stopped", NULL);
+    return 0;
+}

@@ -1,0 +1,907 @@
+/*
+ * The running placer: see svc.h. Placement records are kept in memory (a
+ * map from "ns/job/pe" to a record) and mirrored in the store; a decision is
+ * written there first and applied to the engine only once it is durable, so
+ * a failed write (a full disk) leaves the engine as it was and the caller
+ * can say so. Reservations are listed apart so that timing them out costs
+ * what there are of them, not what the cluster holds.
+ */
+#include "svc/svc.h"
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+#include "kobj/kobj.h"
+#include "store/store.h"
+#include "util/sp_alloc.h"
+#include "util/sp_log.h"
+#include "util/sp_map.h"
+
+#define KEY_MAX 512
+
+typedef enum phase_kind { PH_NONE, PH_RESERVED, PH_BOUND, PH_RELEASED, PH_FAILED, PH_COUNT } phase_kind;
+
+static const char *const phase_names[PH_COUNT] = { "", "Reserved", "Bound", "Released", "Failed" };
+
+/* One PE's placement (the standalone PEPlacement status). */
+typedef struct record {
+    char *ns, *job, *pe;
+    char *uid;           /* the pod holding it */
+    char *pod;
+    char *node;
+    char *previous;
+    char *reason;
+    phase_kind phase;
+    int64_t decided_at;
+    int64_t expires_at;
+    int64_t launches;
+    int64_t reserved_pos; /* position in svc.reserved, or -1 */
+} record;
+
+struct svc {
+    pthread_mutex_t lock;
+    pol_policy *policy;
+    place_state *st;
+    store *db;
+    sp_map rec_index;         /* "ns/job/pe" -> records[] */
+    record *recs;
+    size_t n_recs, cap_recs;
+    size_t *reserved;         /* records in phase Reserved */
+    size_t n_reserved, cap_reserved;
+    uint64_t *saved_gen;      /* per pool: membership generation stored */
+    sp_map stored_pools;      /* "ns/name" of pools with a row in the store */
+    size_t n_saved_gen, cap_saved_gen;
+    int64_t (*now)(void);
+    atomic_ullong decisions[PH_COUNT];
+    atomic_ullong rejections[PLACE_R_JOB + 1];
+    atomic_ullong admissions[2][2]; /* [mutate][allowed] */
+};
+
+static int64_t wall_clock(void)
+{
+    return (int64_t)time(NULL);
+}
+
+void svc_set_clock(svc *c, int64_t (*now)(void))
+{
+    c->now = now ? now : wall_clock;
+}
+
+void svc_lock(svc *c)
+{
+    pthread_mutex_lock(&c->lock);
+}
+
+void svc_unlock(svc *c)
+{
+    pthread_mutex_unlock(&c->lock);
+}
+
+place_state *svc_state(svc *c)
+{
+    return c->st;
+}
+
+const pol_policy *svc_policy(const svc *c)
+{
+    return c->policy;
+}
+
+/* ------------------------------------------------------------------------ */
+/* Placement records                                                          */
+/* ------------------------------------------------------------------------ */
+
+static sp_rc make_key(char *buf, const char *ns, const char *job, const char *pe)
+{
+    int n = snprintf(buf, KEY_MAX, "%s/%s/%s", ns, job, pe);
+
+    return n < 0 || n >= KEY_MAX ? SP_ELIMIT : SP_OK;
+}
+
+static record *find_record(svc *c, const char *ns, const char *job, const char *pe)
+{
+    char key[KEY_MAX];
+    int64_t at;
+
+    if (make_key(key, ns, job, pe) || !sp_map_get(&c->rec_index, key, &at))
+        return NULL;
+    return &c->recs[at];
+}
+
+static void record_fields_free(record *r)
+{
+    sp_free(r->ns);
+    sp_free(r->job);
+    sp_free(r->pe);
+    sp_free(r->uid);
+    sp_free(r->pod);
+    sp_free(r->node);
+    sp_free(r->previous);
+    sp_free(r->reason);
+}
+
+/* The record of ns/job/pe, created empty when there is none. */
+static sp_rc get_record(svc *c, const char *ns, const char *job, const char *pe,
+                        record **out)
+{
+    char key[KEY_MAX];
+    record *r;
+
+    if ((*out = find_record(c, ns, job, pe)))
+        return SP_OK;
+    if (make_key(key, ns, job, pe))
+        return SP_ELIMIT;
+    if (sp_grow(&c->recs, &c->cap_recs, c->n_recs + 1, sizeof(*c->recs)))
+        return SP_ENOMEM;
+    r = &c->recs[c->n_recs];
+    memset(r, 0, sizeof(*r));
+    r->reserved_pos = -1;
+    r->ns = sp_strdup(ns);
+    r->job = sp_strdup(job);
+    r->pe = sp_strdup(pe);
+    if (!r->ns || !r->job || !r->pe || sp_map_put(&c->rec_index, key, (int64_t)c->n_recs)) {
+        record_fields_free(r);
+        return SP_ENOMEM;
+    }
+    *out = &c->recs[c->n_recs++];
+    return SP_OK;
+}
+
+/* Replace *slot with a copy of value (NULL allowed). */
+static sp_rc set_str(char **slot, const char *value)
+{
+    char *copy = value ? sp_strdup(value) : NULL;
+
+    if (value && !copy)
+        return SP_ENOMEM;
+    sp_free(*slot);
+    *slot = copy;
+    return SP_OK;
+}
+
+static sp_rc persist(svc *c, const record *r, sp_err *err)
+{
+    store_placement p = {
+        .namespace_ = r->ns, .job = r->job, .pe = r->pe, .pod = r->pod, .uid = r->uid,
+        .node = r->node, .previous_node = r->previous, .phase = phase_names[r->phase],
+        .reason = r->reason, .decided_at = r->decided_at, .expires_at = r->expires_at,
+        .launches = r->launches,
+    };
+
+    return store_put_placement(c->db, &p, err);
+}
+
+/* A copy of a record's strings, to put back when a write fails. */
+static sp_rc record_copy(const record *src, record *dst)
+{
+    *dst = *src;
+    dst->ns = dst->job = dst->pe = NULL;
+    dst->uid = dst->pod = dst->node = dst->previous = dst->reason = NULL;
+    if (set_str(&dst->uid, src->uid) || set_str(&dst->pod, src->pod) ||
+        set_str(&dst->node, src->node) || set_str(&dst->previous, src->previous) ||
+        set_str(&dst->reason, src->reason)) {
+        record_fields_free(dst);
+        return SP_ENOMEM;
+    }
+    return SP_OK;
+}
+
+/* Put the saved copy back into r (its key strings stay). */
+static void record_restore(record *r, record *saved)
+{
+    char *ns = r->ns, *job = r->job, *pe = r->pe;
+
+    sp_free(r->uid);
+    sp_free(r->pod);
+    sp_free(r->node);
+    sp_free(r->previous);
+    sp_free(r->reason);
+    *r = *saved;
+    r->ns = ns;
+    r->job = job;
+    r->pe = pe;
+}
+
+static void reserved_add(svc *c, record *r)
+{
+    if (r->reserved_pos >= 0 ||
+        sp_grow(&c->reserved, &c->cap_reserved, c->n_reserved + 1, sizeof(*c->reserved)))
+        return; /* out of memory: the reservation then only times out at restart */
+    r->reserved_pos = (int64_t)c->n_reserved;
+    c->reserved[c->n_reserved++] = (size_t)(r - c->recs);
+}
+
+static void reserved_remove(svc *c, record *r)
+{
+    size_t at = (size_t)r->reserved_pos;
+
+    if (r->reserved_pos < 0)
+        return;
+    c->reserved[at] = c->reserved[--c->n_reserved];
+    c->recs[c->reserved[at]].reserved_pos = (int64_t)at;
+    r->reserved_pos = -1;
+}
+
+/* ------------------------------------------------------------------------ */
+/* Decisions                                                                  */
+/* ------------------------------------------------------------------------ */
+
+/*
+ * Change the record of pe to phase on node (NULL: none) with reason, and
+ * persist it; on failure the record is as it was. launch counts a new pod.
+ */
+static sp_rc decide(svc *c, int32_t pe, phase_kind phase, const char *node,
+                    const char *reason, sp_err *err, record **out)
+{
+    place_pe_info info;
+    record *r, saved;
+    sp_rc rc;
+
+    place_pe_get(c->st, pe, &info);
+    rc = get_record(c, info.namespace_, info.job, info.pe, &r);
+    if (!rc)
+        rc = record_copy(r, &saved);
+    if (rc)
+        return sp_err_set(err, rc, "placement of PE %s/%s: %s", info.job, info.pe,
+                          sp_strerror(rc));
+    if (!r->uid || strcmp(r->uid, info.uid) != 0)
+        r->launches++;
+    if (r->node && node && strcmp(r->node, node) != 0)
+        rc = set_str(&r->previous, r->node);
+    if (!rc)
+        rc = set_str(&r->uid, info.uid);
+    if (!rc)
+        rc = set_str(&r->pod, info.pod);
+    if (!rc)
+        rc = set_str(&r->node, node);
+    if (!rc)
+        rc = set_str(&r->reason, reason);
+    r->phase = phase;
+    r->decided_at = c->now();
+    r->expires_at = phase == PH_RESERVED ? r->decided_at + svc_policy(c)->reservation_ttl_s : 0;
+    if (!rc)
+        rc = persist(c, r, err);
+    else
+        sp_err_set(err, rc, "out of memory");
+    if (rc) {
+        record_restore(r, &saved);
+        return rc;
+    }
+    record_fields_free(&saved);
+    atomic_fetch_add(&c->decisions[phase], 1);
+    *out = r;
+    return SP_OK;
+}
+
+sp_rc svc_reserve(svc *c, int32_t pe, int32_t node, sp_err *err)
+{
+    record *r;
+    sp_rc rc = decide(c, pe, PH_RESERVED, place_node_name(c->st, node), NULL, err, &r);
+
+    if (rc)
+        return rc;
+    reserved_add(c, r);
+    return place_state_reserve(c->st, pe, node);
+}
+
+sp_rc svc_bind(svc *c, int32_t pe, int32_t node, sp_err *err)
+{
+    record *r;
+    sp_rc rc = decide(c, pe, PH_BOUND, place_node_name(c->st, node), NULL, err, &r);
+
+    if (rc)
+        return rc;
+    reserved_remove(c, r);
+    return place_state_bind(c->st, pe, node);
+}
+
+sp_rc svc_fail(svc *c, int32_t pe, const char *reason, sp_err *err)
+{
+    place_pe_info info;
+    record *r;
+
+    place_pe_get(c->st, pe, &info);
+    r = find_record(c, info.namespace_, info.job, info.pe);
+    if (r && r->phase == PH_FAILED && r->uid && strcmp(r->uid, info.uid) == 0 &&
+        r->reason && strcmp(r->reason, reason) == 0)
+        return SP_OK; /* kube-scheduler retries: say it once */
+    return decide(c, pe, PH_FAILED, NULL, reason, err, &r);
+}
+
+void svc_placement_of(svc *c, int32_t pe, const char **phase, const char **node)
+{
+    place_pe_info info;
+    record *r;
+
+    place_pe_get(c->st, pe, &info);
+    r = find_record(c, info.namespace_, info.job, info.pe);
+    *phase = r ? phase_names[r->phase] : "";
+    *node = r && r->node ? r->node : "";
+}
+
+/* Release the reservation of record r: its pod goes back to pending. */
+static sp_rc release(svc *c, record *r, const char *reason, sp_err *err)
+{
+    record saved;
+    int32_t pe = r->uid ? place_state_find_pe(c->st, r->uid) : PLACE_NONE;
+    sp_rc rc = record_copy(r, &saved);
+
+    if (rc)
+        return sp_err_set(err, rc, "out of memory");
+    if (r->node)
+        rc = set_str(&r->previous, r->node);
+    if (!rc)
+        rc = set_str(&r->node, NULL);
+    if (!rc)
+        rc = set_str(&r->reason, reason);
+    r->phase = PH_RELEASED;
+    r->expires_at = 0;
+    r->decided_at = c->now();
+    rc = rc ? rc : persist(c, r, err);
+    if (rc) {
+        record_restore(r, &saved);
+        return rc;
+    }
+    record_fields_free(&saved);
+    reserved_remove(c, r);
+    atomic_fetch_add(&c->decisions[PH_RELEASED], 1);
+    if (pe != PLACE_NONE)
+        return place_state_release(c->st, pe);
+    return SP_OK;
+}
+
+sp_rc svc_expire(svc *c, sp_err *err)
+{
+    int64_t now = c->now();
+    char reason[128];
+    sp_rc rc = SP_OK;
+
+    if (snprintf(reason, sizeof(reason), "reservation expired: no bind within %ds",
+                 svc_policy(c)->reservation_ttl_s) < 0)
+        reason[0] = '\0';
+    for (size_t i = c->n_reserved; i-- > 0 && !rc;) {
+        record *r = &c->recs[c->reserved[i]];
+        if (r->expires_at > now)
+            continue;
+        sp_log(SP_LOG_INFO, "reservation_expired", "job", r->job, "pe", r->pe, "node",
+               r->node, NULL);
+        rc = release(c, r, reason, err);
+    }
+    return rc;
+}
+
+/* ------------------------------------------------------------------------ */
+/* Pods, pools, nodes                                                         */
+/* ------------------------------------------------------------------------ */
+
+static const char *label_of(const place_pod_input *in, const char *key)
+{
+    for (size_t i = 0; i < in->n_labels; i++)
+        if (in->labels[i].key && strcmp(in->labels[i].key, key) == 0)
+            return in->labels[i].value ? in->labels[i].value : "";
+    return "";
+}
+
+/* The uid a pod is known by: its own, or pending:<ns>/<job>/<pe>. */
+static sp_rc pod_uid(const kobj_pod *kp, char *buf, size_t len)
+{
+    int n;
+
+    if (!kp->uid) {
+        n = snprintf(buf, len, "%s", kp->in.uid);
+    } else {
+        n = snprintf(buf, len, SVC_PENDING_UID_PREFIX "%s/%s/%s", kp->in.namespace_,
+                     label_of(&kp->in, PLACE_LABEL_JOB), label_of(&kp->in, PLACE_LABEL_PE));
+    }
+    return n < 0 || (size_t)n >= len ? SP_ELIMIT : SP_OK;
+}
+
+static bool is_pending_uid(const char *uid)
+{
+    return strncmp(uid, SVC_PENDING_UID_PREFIX, sizeof(SVC_PENDING_UID_PREFIX) - 1) == 0;
+}
+
+/* Drop the admission-time stand-ins of the PE that pod kp now is. */
+static sp_rc drop_stand_ins(svc *c, const kobj_pod *kp, const char *uid, sp_err *err)
+{
+    int32_t pes[8];
+    size_t n = place_state_pes_of(c->st, kp->in.namespace_, label_of(&kp->in, PLACE_LABEL_JOB),
+                                  label_of(&kp->in, PLACE_LABEL_PE), pes, 8);
+    sp_rc rc = SP_OK;
+
+    for (size_t i = 0; i < n && i < 8 && !rc; i++) {
+        place_pe_info info;
+        char other[KEY_MAX];
+        place_pe_get(c->st, pes[i], &info);
+        if (!is_pending_uid(info.uid) || strcmp(info.uid, uid) == 0)
+            continue;
+        snprintf(other, sizeof(other), "%s", info.uid);
+        rc = store_delete_pod(c->db, other, err);
+        if (!rc)
+            rc = place_state_remove_pod(c->st, other);
+    }
+    return rc;
+}
+
+/* The node a new pod of this PE had before, from its placement. */
+static const char *previous_of(svc *c, const kobj_pod *kp, const char *uid)
+{
+    record *r = find_record(c, kp->in.namespace_, label_of(&kp->in, PLACE_LABEL_JOB),
+                            label_of(&kp->in, PLACE_LABEL_PE));
+
+    if (!r)
+        return NULL;
+    if (r->uid && strcmp(r->uid, uid) != 0 && r->node)
+        return r->node;
+    return r->previous;
+}
+
+/* A PE already known under the pod's name (an admission for a pod the
+ * service learned from elsewhere first): PLACE_NONE when there is none. */
+static int32_t known_by_name(svc *c, const kobj_pod *kp)
+{
+    int32_t pes[8];
+    size_t n = place_state_pes_of(c->st, kp->in.namespace_, label_of(&kp->in, PLACE_LABEL_JOB),
+                                  label_of(&kp->in, PLACE_LABEL_PE), pes, 8);
+
+    for (size_t i = 0; i < n && i < 8; i++) {
+        place_pe_info info;
+        place_pe_get(c->st, pes[i], &info);
+        if (*kp->in.name && strcmp(info.pod, kp->in.name) == 0)
+            return pes[i];
+    }
+    return PLACE_NONE;
+}
+
+/* Whether the pod is a PE this placer manages. */
+static bool managed_pe(const svc *c, const kobj_pod *kp)
+{
+    return place_is_pe(kp->in.labels, kp->in.n_labels) &&
+           pol_namespace_managed(c->policy, kp->in.namespace_);
+}
+
+/* Add the converted pod to the state and the store, under uid. */
+static sp_rc add_pod(svc *c, const cJSON *pod, kobj_pod *kp, const char *uid, int32_t *pe,
+                     sp_err *err)
+{
+    char *json = cJSON_PrintUnformatted(pod);
+    sp_rc rc;
+
+    if (!json)
+        return sp_err_set(err, SP_ENOMEM, "out of memory");
+    kp->in.uid = uid;
+    kp->in.previous_node = previous_of(c, kp, uid);
+    rc = store_put_pod(c->db, uid, kp->in.namespace_, kp->in.name, json, err);
+    /* a stored row the state refused is only reloaded (and refused) again */
+    if (!rc && (rc = place_state_add_pod(c->st, &kp->in, pe, err)))
+        (void)!store_delete_pod(c->db, uid, NULL);
+    sp_free(json);
+    return rc;
+}
+
+sp_rc svc_learn_pod(svc *c, const cJSON *pod, int32_t *pe, sp_err *err)
+{
+    kobj_pod kp;
+    char uid[KEY_MAX];
+    bool terminal;
+    sp_rc rc;
+
+    *pe = PLACE_NONE;
+    rc = kobj_pod_from_json(pod, KOBJ_DEFAULT_NAMESPACE, &kp, err);
+    if (rc)
+        return rc;
+    terminal = kp.terminal;
+    if (terminal || !managed_pe(c, &kp)) {
+        kobj_pod_clear(&kp);
+        return terminal ? svc_forget_pod(c, pod, err) : SP_OK;
+    }
+    rc = pod_uid(&kp, uid, sizeof(uid));
+    if (!rc && kp.uid)
+        *pe = known_by_name(c, &kp);
+    if (!rc && *pe == PLACE_NONE && (*pe = place_state_find_pe(c->st, uid)) == PLACE_NONE) {
+        rc = drop_stand_ins(c, &kp, uid, err);
+        if (!rc)
+            rc = add_pod(c, pod, &kp, uid, pe, err);
+    }
+    if (rc == SP_ELIMIT)
+        sp_err_set(err, rc, "pod %s/%s: name too long", kp.in.namespace_, kp.in.name);
+    kobj_pod_clear(&kp);
+    return rc;
+}
+
+sp_rc svc_update_pod(svc *c, const cJSON *pod, sp_err *err)
+{
+    kobj_pod kp;
+    char uid[KEY_MAX];
+    place_pe_info old;
+    int32_t pe, node;
+    sp_rc rc = kobj_pod_from_json(pod, KOBJ_DEFAULT_NAMESPACE, &kp, err);
+
+    if (rc)
+        return rc;
+    rc = pod_uid(&kp, uid, sizeof(uid));
+    pe = rc ? PLACE_NONE : place_state_find_pe(c->st, uid);
+    if (pe != PLACE_NONE && managed_pe(c, &kp) && !kp.terminal) {
+        place_pe_get(c->st, pe, &old);
+        node = old.node;
+        rc = place_state_remove_pod(c->st, uid);
+        if (!rc)
+            rc = add_pod(c, pod, &kp, uid, &pe, err);
+        if (!rc && node != PLACE_NONE && old.phase == PLACE_RESERVED)
+            rc = place_state_reserve(c->st, pe, node);
+        else if (!rc && node != PLACE_NONE && old.phase == PLACE_BOUND)
+            rc = place_state_bind(c->st, pe, node);
+        kobj_pod_clear(&kp);
+        return rc;
+    }
+    kobj_pod_clear(&kp);
+    return rc ? rc : svc_learn_pod(c, pod, &pe, err);
+}
+
+sp_rc svc_forget_pod(svc *c, const cJSON *pod, sp_err *err)
+{
+    kobj_pod kp;
+    char uid[KEY_MAX];
+    record *r;
+    sp_rc rc = kobj_pod_from_json(pod, KOBJ_DEFAULT_NAMESPACE, &kp, err);
+
+    if (rc)
+        return rc;
+    rc = pod_uid(&kp, uid, sizeof(uid));
+    r = find_record(c, kp.in.namespace_, label_of(&kp.in, PLACE_LABEL_JOB),
+                    label_of(&kp.in, PLACE_LABEL_PE));
+    if (!rc && r && r->uid && strcmp(r->uid, uid) == 0 && r->phase != PH_RELEASED)
+        rc = release(c, r, "pod deleted", err);
+    if (!rc && place_state_find_pe(c->st, uid) != PLACE_NONE) {
+        rc = store_delete_pod(c->db, uid, err);
+        if (!rc)
+            rc = place_state_remove_pod(c->st, uid);
+    }
+    kobj_pod_clear(&kp);
+    return rc;
+}
+
+/* Remember that ns/name has a row in the store. */
+static sp_rc note_stored_pool(svc *c, const char *ns, const char *name)
+{
+    char key[KEY_MAX];
+    int n = snprintf(key, sizeof(key), "%s/%s", ns, name);
+
+    if (n < 0 || n >= KEY_MAX)
+        return SP_ELIMIT;
+    return sp_map_put(&c->stored_pools, key, 1);
+}
+
+/* A pool from --hostpools has no row yet: store a bare one (no object; the
+ * file stays its source) so that its membership can be stored. */
+static sp_rc ensure_pool_row(svc *c, const char *ns, const char *name, sp_err *err)
+{
+    char key[KEY_MAX];
+    int n = snprintf(key, sizeof(key), "%s/%s", ns, name);
+    sp_rc rc;
+
+    if (n < 0 || n >= KEY_MAX)
+        return sp_err_set(err, SP_ELIMIT, "HostPool %s/%s: name too long", ns, name);
+    if (sp_map_get(&c->stored_pools, key, NULL))
+        return SP_OK;
+    rc = store_put_pool(c->db, ns, name, "", err);
+    if (!rc && sp_map_put(&c->stored_pools, key, 1))
+        rc = sp_err_set(err, SP_ENOMEM, "out of memory");
+    return rc;
+}
+
+sp_rc svc_learn_pool(svc *c, const cJSON *pool, sp_err *err)
+{
+    kobj_pool kp;
+    char *json;
+    sp_err verr = { SP_OK, "" };
+    sp_rc rc = kobj_pool_from_json(pool, KOBJ_DEFAULT_NAMESPACE, &kp, err);
+
+    if (rc)
+        return rc;
+    json = cJSON_PrintUnformatted(pool);
+    rc = json ? store_put_pool(c->db, kp.in.namespace_, kp.in.name, json, err)
+              : sp_err_set(err, SP_ENOMEM, "out of memory");
+    if (!rc && note_stored_pool(c, kp.in.namespace_, kp.in.name))
+        rc = sp_err_set(err, SP_ENOMEM, "out of memory");
+    if (!rc)
+        rc = place_state_put_pool(c->st, &kp.in, NULL, &verr);
+    if (!rc && verr.rc)
+        sp_log(SP_LOG_WARN, "hostpool_invalid", "namespace", kp.in.namespace_, "name",
+               kp.in.name, "error", verr.msg, NULL);
+    sp_free(json);
+    kobj_pool_clear(&kp);
+    return rc;
+}
+
+sp_rc svc_learn_node(svc *c, const cJSON *node, int32_t *idx, sp_err *err)
+{
+    kobj_node kn;
+    sp_rc rc = kobj_node_from_json(node, &kn, err);
+
+    if (!rc)
+        rc = place_state_put_node(c->st, &kn.in, idx, err);
+    kobj_node_clear(&kn);
+    return rc;
+}
+
+sp_rc svc_save_pools(svc *c, sp_err *err)
+{
+    size_t n = place_state_pool_slots(c->st);
+    sp_rc rc = SP_OK;
+
+    if (sp_grow(&c->saved_gen, &c->cap_saved_gen, n, sizeof(*c->saved_gen)))
+        return sp_err_set(err, SP_ENOMEM, "out of memory");
+    while (c->n_saved_gen < n)
+        c->saved_gen[c->n_saved_gen++] = 0;
+    for (size_t i = 0; i < n && !rc; i++) {
+        place_pool_info info;
+        const char **hosts = NULL;
+        size_t n_hosts = 0;
+        uint64_t gen = place_pool_members_gen(c->st, (int32_t)i);
+        if (!place_state_pool_alive(c->st, (int32_t)i) || gen == c->saved_gen[i])
+            continue;
+        place_pool_get(c->st, (int32_t)i, &info);
+        rc = place_pool_hosts(c->st, (int32_t)i, &hosts, &n_hosts);
+        if (!rc && info.size)
+            rc = ensure_pool_row(c, info.namespace_, info.name, err);
+        if (!rc && info.size)
+            rc = store_put_members(c->db, info.namespace_, info.name, hosts, n_hosts, err);
+        if (!rc)
+            c->saved_gen[i] = gen;
+        sp_free(hosts);
+    }
+    return rc;
+}
+
+/* ------------------------------------------------------------------------ */
+/* Counting                                                                   */
+/* ------------------------------------------------------------------------ */
+
+void svc_count_rejection(svc *c, place_reason_code code)
+{
+    if ((unsigned)code <= PLACE_R_JOB)
+        atomic_fetch_add(&c->rejections[code], 1);
+}
+
+void svc_count_admission(svc *c, bool mutate, bool allowed)
+{
+    atomic_fetch_add(&c->admissions[mutate][allowed], 1);
+}
+
+sp_rc svc_metrics_write(svc *c, sp_buf *out)
+{
+    size_t reserved;
+    sp_rc rc = sp_buf_puts(out, "# HELP streams_placer_decisions_total Placement decisions by phase.\n"
+                                "# TYPE streams_placer_decisions_total counter\n");
+
+    for (int p = PH_RESERVED; p < PH_COUNT && !rc; p++)
+        rc = sp_buf_printf(out, "streams_placer_decisions_total{phase=\"%s\"} %llu\n",
+                           phase_names[p], atomic_load(&c->decisions[p]));
+    if (!rc)
+        rc = sp_buf_puts(out, "# HELP streams_placer_rejections_total Nodes refused, by reason.\n"
+                              "# TYPE streams_placer_rejections_total counter\n");
+    for (int r = PLACE_R_NODE_CORDONED; r <= PLACE_R_JOB && !rc; r++)
+        rc = sp_buf_printf(out, "streams_placer_rejections_total{reason=\"%s\"} %llu\n",
+                           place_reason_code_name(r), atomic_load(&c->rejections[r]));
+    if (!rc)
+        rc = sp_buf_puts(out, "# HELP streams_placer_admission_reviews_total Admission answers.\n"
+                              "# TYPE streams_placer_admission_reviews_total counter\n");
+    for (int m = 0; m < 2 && !rc; m++)
+        for (int a = 0; a < 2 && !rc; a++)
+            rc = sp_buf_printf(out, "streams_placer_admission_reviews_total{webhook=\"%s\",allowed=\"%s\"} %llu\n",
+                               m ? "mutate" : "validate", a ? "true" : "false",
+                               atomic_load(&c->admissions[m][a]));
+    svc_lock(c);
+    reserved = c->n_reserved;
+    svc_unlock(c);
+    if (!rc)
+        rc = sp_buf_printf(out, "# HELP streams_placer_reservations Reservations waiting for a bind.\n"
+                                "# TYPE streams_placer_reservations gauge\n"
+                                "streams_placer_reservations %zu\n", reserved);
+    return rc;
+}
+
+/* ------------------------------------------------------------------------ */
+/* Opening: policy, files, and the state rebuilt from the store               */
+/* ------------------------------------------------------------------------ */
+
+static sp_rc load_policy(const char *path, pol_policy **out, sp_err *err)
+{
+    char *data = NULL;
+    size_t len = 0;
+    sp_rc rc;
+
+    if (!path)
+        return pol_default(out) ? sp_err_set(err, SP_ENOMEM, "out of memory") : SP_OK;
+    rc = kobj_read_file(path, POL_MAX_BYTES, &data, &len, err);
+    if (!rc)
+        rc = pol_parse(data, len, out, err);
+    sp_free(data);
+    return rc ? sp_err_prefix(err, "policy %s", path) : SP_OK;
+}
+
+static sp_rc load_pool_row(void *ctx, const char *ns, const char *name, const char *json,
+                           const char *const *members, size_t n_members, sp_err *err)
+{
+    svc *c = ctx;
+    cJSON *obj = NULL;
+    kobj_pool kp;
+    int32_t pool;
+    sp_rc rc = note_stored_pool(c, ns, name);
+
+    if (json && *json) {
+        rc = kobj_parse_json(json, strlen(json), &obj, err);
+        if (!rc)
+            rc = kobj_pool_from_json(obj, ns, &kp, err);
+        if (!rc) {
+            sp_err verr = { SP_OK, "" };
+            rc = place_state_put_pool(c->st, &kp.in, NULL, &verr);
+            kobj_pool_clear(&kp);
+        }
+        cJSON_Delete(obj);
+    }
+    pool = place_state_find_pool(c->st, ns, name);
+    if (!rc && pool != PLACE_NONE && n_members &&
+        place_state_set_pool_members(c->st, pool, members, n_members))
+        sp_log(SP_LOG_WARN, "membership_ignored", "namespace", ns, "pool", name, "reason",
+               "the stored members do not fit the pool as it is now", NULL);
+    return rc ? sp_err_prefix(err, "stored HostPool %s/%s", ns, name) : SP_OK;
+}
+
+static sp_rc load_pod_row(void *ctx, const char *uid, const char *json, sp_err *err)
+{
+    svc *c = ctx;
+    cJSON *obj = NULL;
+    kobj_pod kp;
+    sp_rc rc = kobj_parse_json(json, strlen(json), &obj, err);
+
+    if (!rc)
+        rc = kobj_pod_from_json(obj, KOBJ_DEFAULT_NAMESPACE, &kp, err);
+    if (!rc) {
+        kp.in.uid = uid;
+        if (place_state_find_pe(c->st, uid) == PLACE_NONE)
+            rc = place_state_add_pod(c->st, &kp.in, NULL, err);
+        kobj_pod_clear(&kp);
+    }
+    cJSON_Delete(obj);
+    return rc ? sp_err_prefix(err, "stored pod %s", uid) : SP_OK;
+}
+
+/* Apply a stored placement to the PE that holds it (or, for a PE whose pod
+ * was replaced, remember its node as the previous one). */
+static sp_rc apply_row(svc *c, record *r)
+{
+    int32_t pe = r->uid ? place_state_find_pe(c->st, r->uid) : PLACE_NONE, node;
+    int32_t pes[8];
+    size_t n;
+
+    if (pe != PLACE_NONE && r->node && (r->phase == PH_RESERVED || r->phase == PH_BOUND)) {
+        if (place_state_node_ref(c->st, r->node, &node))
+            return SP_ENOMEM;
+        if (r->phase == PH_RESERVED)
+            reserved_add(c, r);
+        return r->phase == PH_RESERVED ? place_state_reserve(c->st, pe, node)
+                                       : place_state_bind(c->st, pe, node);
+    }
+    n = place_state_pes_of(c->st, r->ns, r->job, r->pe, pes, 8);
+    for (size_t i = 0; i < n && i < 8; i++) {
+        const char *prev = r->node ? r->node : r->previous;
+        place_pe_info info;
+        place_pe_get(c->st, pes[i], &info);
+        if (prev && info.node == PLACE_NONE && place_state_set_previous_node(c->st, pes[i], prev))
+            return SP_ENOMEM;
+    }
+    return SP_OK;
+}
+
+static sp_rc load_placement_row(void *ctx, const store_placement *p, sp_err *err)
+{
+    svc *c = ctx;
+    record *r;
+    phase_kind phase = PH_NONE;
+    sp_rc rc;
+
+    for (int i = PH_RESERVED; i < PH_COUNT; i++)
+        if (p->phase && strcmp(p->phase, phase_names[i]) == 0)
+            phase = (phase_kind)i;
+    rc = get_record(c, p->namespace_, p->job, p->pe, &r);
+    if (!rc)
+        rc = set_str(&r->uid, p->uid) || set_str(&r->pod, p->pod) ||
+                     set_str(&r->node, p->node) || set_str(&r->previous, p->previous_node) ||
+                     set_str(&r->reason, p->reason)
+                 ? SP_ENOMEM
+                 : SP_OK;
+    if (!rc) {
+        r->phase = phase;
+        r->decided_at = p->decided_at;
+        r->expires_at = p->expires_at;
+        r->launches = p->launches;
+        rc = apply_row(c, r);
+    }
+    return rc ? sp_err_set(err, rc, "stored placement %s/%s/%s: %s", p->namespace_, p->job,
+                           p->pe, sp_strerror(rc))
+              : SP_OK;
+}
+
+static sp_rc load_files(svc *c, const svc_config *cfg, sp_err *err)
+{
+    place_policy pp;
+    sp_rc rc;
+
+    pol_to_place(c->policy, &pp);
+    rc = place_state_new(&pp, &c->st);
+    if (rc)
+        return sp_err_set(err, rc, "out of memory");
+    if (cfg->nodes_path)
+        rc = kobj_load_file(c->st, KOBJ_NODE, cfg->nodes_path, c->policy, NULL, err);
+    if (!rc && cfg->hostpools_path)
+        rc = kobj_load_file(c->st, KOBJ_HOSTPOOL, cfg->hostpools_path, c->policy, NULL, err);
+    if (!rc && cfg->pods_path)
+        rc = kobj_load_file(c->st, KOBJ_POD, cfg->pods_path, c->policy, NULL, err);
+    return rc;
+}
+
+static sp_rc load_store(svc *c, const svc_config *cfg, sp_err *err)
+{
+    static const store_visitor visit = { load_pool_row, load_pod_row, load_placement_row };
+    sp_rc rc = store_open(cfg->state_dir, &c->db, err);
+
+    if (!rc)
+        rc = store_load(c->db, &visit, c, err);
+    if (!rc)
+        rc = svc_expire(c, err);
+    for (size_t i = 0; !rc && i < place_state_pool_slots(c->st); i++) {
+        if (sp_grow(&c->saved_gen, &c->cap_saved_gen, i + 1, sizeof(*c->saved_gen)))
+            return sp_err_set(err, SP_ENOMEM, "out of memory");
+        c->saved_gen[i] = place_pool_members_gen(c->st, (int32_t)i);
+        c->n_saved_gen = i + 1;
+    }
+    return rc;
+}
+
+sp_rc svc_open(const svc_config *cfg, svc **out, sp_err *err)
+{
+    svc *c = sp_calloc(1, sizeof(*c));
+    sp_rc rc;
+
+    *out = NULL;
+    if (!c)
+        return sp_err_set(err, SP_ENOMEM, "out of memory");
+    pthread_mutex_init(&c->lock, NULL);
+    sp_map_init(&c->rec_index);
+    sp_map_init(&c->stored_pools);
+    c->now = wall_clock;
+    rc = load_policy(cfg->policy_path, &c->policy, err);
+    if (!rc)
+        rc = load_files(c, cfg, err);
+    if (!rc)
+        rc = load_store(c, cfg, err);
+    if (rc) {
+        svc_close(c);
+        return rc;
+    }
+    *out = c;
+    return SP_OK;
+}
+
+void svc_close(svc *c)
+{
+    if (!c)
+        return;
+    for (size_t i = 0; i < c->n_recs; i++)
+        record_fields_free(&c->recs[i]);
+    sp_free(c->recs);
+    sp_free(c->reserved);
+    sp_free(c->saved_gen);
+    sp_map_free(&c->rec_index);
+    sp_map_free(&c->stored_pools);
+    store_close(c->db);
+    place_state_free(c->st);
+    pol_free(c->policy);
+    pthread_mutex_destroy(&c->lock);
+    sp_free(c);
+}
