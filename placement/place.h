@@ -242,6 +242,14 @@ sp_rc place_state_put_node(place_state *st, const place_node_input *in,
     __attribute__((warn_unused_result));
 
 /*
+ * The Node is gone: its slot becomes a placeholder (PEs still on it stay
+ * there, recorded, until their pods go; nothing new is placed there).
+ * SP_ENOTFOUND when the node is unknown.
+ */
+sp_rc place_state_remove_node(place_state *st, const char *name)
+    __attribute__((warn_unused_result));
+
+/*
  * Add or replace a HostPool by namespace and name. An invalid pool is kept
  * (PEs that name it are told why it is invalid) and its validation error is
  * returned in err with SP_OK; other failures are SP_ENOMEM.
@@ -262,6 +270,11 @@ sp_rc place_state_add_pod(place_state *st, const place_pod_input *in,
                           int32_t *pe_out, sp_err *err)
     __attribute__((warn_unused_result));
 
+/* The HostPool is gone: PEs that name it are told it does not exist.
+ * SP_ENOTFOUND when unknown. */
+sp_rc place_state_remove_pool(place_state *st, const char *ns, const char *name)
+    __attribute__((warn_unused_result));
+
 /* Remove a pod by uid, freeing what it used. SP_ENOTFOUND when unknown. */
 sp_rc place_state_remove_pod(place_state *st, const char *uid)
     __attribute__((warn_unused_result));
@@ -273,6 +286,9 @@ sp_rc place_state_remove_pod(place_state *st, const char *uid)
  */
 size_t place_state_pes_of(const place_state *st, const char *ns, const char *job,
                           const char *pe, int32_t *out, size_t max);
+
+/* How many live pods (PEs) job ns/job has. */
+size_t place_state_job_size(const place_state *st, const char *ns, const char *job);
 
 /* A counter that moves whenever the pool's membership changes. */
 uint64_t place_pool_members_gen(const place_state *st, int32_t pool);

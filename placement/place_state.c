@@ -368,6 +368,19 @@ sp_rc place_state_node_ref(place_state *st, const char *name, int32_t *node)
     return node_slot(st, name, node);
 }
 
+sp_rc place_state_remove_node(place_state *st, const char *name)
+{
+    int32_t node = place_state_find_node(st, name);
+
+    if (node == PLACE_NONE)
+        return SP_ENOTFOUND;
+    st->nodes[node].alive = false;
+    st->nodes[node].condition = PLACE_NODE_NOT_READY;
+    st->live_nodes--;
+    st->node_gen++;
+    return SP_OK;
+}
+
 int32_t place_state_find_node(const place_state *st, const char *name)
 {
     int32_t id = sp_intern_find(&st->names, name);
@@ -684,6 +697,17 @@ sp_rc place_state_set_pool_members(place_state *st, int32_t pool,
             rc = pl_pool_set_slot(st, pool, (int32_t)i, node);
     }
     return rc;
+}
+
+sp_rc place_state_remove_pool(place_state *st, const char *ns, const char *name)
+{
+    int32_t pool = place_state_find_pool(st, ns, name);
+
+    if (pool == PLACE_NONE)
+        return SP_ENOTFOUND;
+    clear_members(st, pool);
+    st->pools[pool].alive = false;
+    return SP_OK;
 }
 
 static bool sorted_has(const int32_t *v, size_t n, int32_t x)
@@ -1270,6 +1294,16 @@ size_t place_state_pes_of(const place_state *st, const char *ns, const char *job
         found++;
     }
     return found;
+}
+
+size_t place_state_job_size(const place_state *st, const char *ns, const char *job)
+{
+    char key[KEY_MAX];
+    int64_t idx;
+
+    if (make_key(key, sizeof(key), ns, job) || !sp_map_get(&st->job_by_key, key, &idx))
+        return 0;
+    return st->jobs[idx].n_pes;
 }
 
 int32_t place_state_find_pe(const place_state *st, const char *uid)

@@ -19,6 +19,7 @@
 #include "util/sp_alloc.h"
 #include "util/sp_log.h"
 #include "util/sp_map.h"
+#include "util/sp_str.h"
 
 #define KEY_MAX 512
 
@@ -45,7 +46,8 @@ struct svc {
     pthread_mutex_t lock;
     pol_policy *policy;
     place_state *st;
-    store *db;
+    store *db;                /* standalone: the embedded store; else NULL */
+    svc_sink sink;            /* where decisions go */
     sp_map rec_index;         /* "ns/job/pe" -> records[] */
     record *recs;
     size_t n_recs, cap_recs;
@@ -171,7 +173,7 @@ static sp_rc persist(svc *c, const record *r, sp_err *err)
         .launches = r->launches,
     };
 
-    return store_put_placement(c->db, &p, err);
+    return c->sink.put_placement(c->sink.ctx, &p, err);
 }
 
 /* A copy of a record's strings, to put back when a write fails. */
@@ -289,13 +291,18 @@ sp_rc svc_reserve(svc *c, int32_t pe, int32_t node, sp_err *err)
 
 sp_rc svc_bind(svc *c, int32_t pe, int32_t node, sp_err *err)
 {
+    place_pe_info info;
     record *r;
     sp_rc rc = decide(c, pe, PH_BOUND, place_node_name(c->st, node), NULL, err, &r);
 
     if (rc)
         return rc;
     reserved_remove(c, r);
-    return place_state_bind(c->st, pe, node);
+    place_pe_get(c->st, pe, &info);
+    if (c->sink.bind)
+        rc = c->sink.bind(c->sink.ctx, info.namespace_, info.pod, info.uid,
+                          place_node_name(c->st, node), err);
+    return rc ? rc : place_state_bind(c->st, pe, node);
 }
 
 sp_rc svc_fail(svc *c, int32_t pe, const char *reason, sp_err *err)
@@ -308,6 +315,8 @@ sp_rc svc_fail(svc *c, int32_t pe, const char *reason, sp_err *err)
     if (r && r->phase == PH_FAILED && r->uid && strcmp(r->uid, info.uid) == 0 &&
         r->reason && strcmp(r->reason, reason) == 0)
         return SP_OK; /* kube-scheduler retries: say it once */
+    if (c->sink.explain)
+        c->sink.explain(c->sink.ctx, info.namespace_, info.pod, info.uid, reason);
     return decide(c, pe, PH_FAILED, NULL, reason, err, &r);
 }
 
@@ -364,8 +373,19 @@ sp_rc svc_expire(svc *c, sp_err *err)
         reason[0] = '\0';
     for (size_t i = c->n_reserved; i-- > 0 && !rc;) {
         record *r = &c->recs[c->reserved[i]];
+        int32_t pe = r->uid ? place_state_find_pe(c->st, r->uid) : PLACE_NONE;
+        place_pe_info info;
         if (r->expires_at > now)
             continue;
+        if (pe != PLACE_NONE) {
+            place_pe_get(c->st, pe, &info);
+            if (info.phase == PLACE_BOUND) {
+                record *b;
+                rc = decide(c, pe, PH_BOUND, place_node_name(c->st, info.node), NULL, err, &b);
+                reserved_remove(c, r);
+                continue;
+            }
+        }
         sp_log(SP_LOG_INFO, "reservation_expired", "job", r->job, "pe", r->pe, "node",
                r->node, NULL);
         rc = release(c, r, reason, err);
@@ -419,7 +439,7 @@ static sp_rc drop_stand_ins(svc *c, const kobj_pod *kp, const char *uid, sp_err 
         if (!is_pending_uid(info.uid) || strcmp(info.uid, uid) == 0)
             continue;
         snprintf(other, sizeof(other), "%s", info.uid);
-        rc = store_delete_pod(c->db, other, err);
+        rc = c->db ? store_delete_pod(c->db, other, err) : SP_OK;
         if (!rc)
             rc = place_state_remove_pod(c->st, other);
     }
@@ -474,9 +494,9 @@ static sp_rc add_pod(svc *c, const cJSON *pod, kobj_pod *kp, const char *uid, in
         return sp_err_set(err, SP_ENOMEM, "out of memory");
     kp->in.uid = uid;
     kp->in.previous_node = previous_of(c, kp, uid);
-    rc = store_put_pod(c->db, uid, kp->in.namespace_, kp->in.name, json, err);
+    rc = c->db ? store_put_pod(c->db, uid, kp->in.namespace_, kp->in.name, json, err) : SP_OK;
     /* a stored row the state refused is only reloaded (and refused) again */
-    if (!rc && (rc = place_state_add_pod(c->st, &kp->in, pe, err)))
+    if (!rc && (rc = place_state_add_pod(c->st, &kp->in, pe, err)) && c->db)
         (void)!store_delete_pod(c->db, uid, NULL);
     sp_free(json);
     return rc;
@@ -555,13 +575,60 @@ sp_rc svc_forget_pod(svc *c, const cJSON *pod, sp_err *err)
                     label_of(&kp.in, PLACE_LABEL_PE));
     if (!rc && r && r->uid && strcmp(r->uid, uid) == 0 && r->phase != PH_RELEASED)
         rc = release(c, r, "pod deleted", err);
-    if (!rc && place_state_find_pe(c->st, uid) != PLACE_NONE) {
+    if (!rc && c->db && place_state_find_pe(c->st, uid) != PLACE_NONE)
         rc = store_delete_pod(c->db, uid, err);
-        if (!rc)
-            rc = place_state_remove_pod(c->st, uid);
-    }
+    if (!rc && place_state_remove_pod(c->st, uid) == SP_ENOTFOUND)
+        rc = SP_OK; /* a second DELETE (a forced delete sends two) */
     kobj_pod_clear(&kp);
     return rc;
+}
+
+/* A pod that is not a PE of ours: replace its usage by uid. */
+static sp_rc observe_other(svc *c, kobj_pod *kp, sp_err *err)
+{
+    sp_rc rc = place_state_remove_pod(c->st, kp->in.uid);
+
+    if (rc == SP_ENOTFOUND)
+        rc = SP_OK;
+    if (!rc && kp->in.node && *kp->in.node)
+        rc = place_state_add_pod(c->st, &kp->in, NULL, err);
+    return rc;
+}
+
+sp_rc svc_observe_pod(svc *c, const cJSON *pod, sp_err *err)
+{
+    kobj_pod kp;
+    bool pe, terminal;
+    sp_rc rc = kobj_pod_from_json(pod, KOBJ_DEFAULT_NAMESPACE, &kp, err);
+
+    if (rc)
+        return rc;
+    terminal = kp.terminal;
+    pe = managed_pe(c, &kp);
+    if (!terminal && !pe)
+        rc = observe_other(c, &kp, err);
+    kobj_pod_clear(&kp);
+    if (rc || (!terminal && !pe))
+        return rc;
+    return terminal ? svc_forget_pod(c, pod, err) : svc_update_pod(c, pod, err);
+}
+
+sp_rc svc_forget_node(svc *c, const char *name, sp_err *err)
+{
+    sp_rc rc = place_state_remove_node(c->st, name);
+
+    if (rc == SP_ENOTFOUND)
+        return SP_OK;
+    return rc ? sp_err_set(err, rc, "node %s: %s", name, sp_strerror(rc)) : SP_OK;
+}
+
+sp_rc svc_forget_pool(svc *c, const char *ns, const char *name, sp_err *err)
+{
+    sp_rc rc = place_state_remove_pool(c->st, ns, name);
+
+    if (rc == SP_ENOTFOUND)
+        return SP_OK;
+    return rc ? sp_err_set(err, rc, "HostPool %s/%s: %s", ns, name, sp_strerror(rc)) : SP_OK;
 }
 
 /* Remember that ns/name has a row in the store. */
@@ -602,10 +669,11 @@ sp_rc svc_learn_pool(svc *c, const cJSON *pool, sp_err *err)
 
     if (rc)
         return rc;
-    json = cJSON_PrintUnformatted(pool);
-    rc = json ? store_put_pool(c->db, kp.in.namespace_, kp.in.name, json, err)
-              : sp_err_set(err, SP_ENOMEM, "out of memory");
-    if (!rc && note_stored_pool(c, kp.in.namespace_, kp.in.name))
+    json = c->db ? cJSON_PrintUnformatted(pool) : NULL;
+    if (c->db)
+        rc = json ? store_put_pool(c->db, kp.in.namespace_, kp.in.name, json, err)
+                  : sp_err_set(err, SP_ENOMEM, "out of memory");
+    if (!rc && c->db && note_stored_pool(c, kp.in.namespace_, kp.in.name))
         rc = sp_err_set(err, SP_ENOMEM, "out of memory");
     if (!rc)
         rc = place_state_put_pool(c->st, &kp.in, NULL, &verr);
@@ -647,14 +715,134 @@ sp_rc svc_save_pools(svc *c, sp_err *err)
         place_pool_get(c->st, (int32_t)i, &info);
         rc = place_pool_hosts(c->st, (int32_t)i, &hosts, &n_hosts);
         if (!rc && info.size)
-            rc = ensure_pool_row(c, info.namespace_, info.name, err);
-        if (!rc && info.size)
-            rc = store_put_members(c->db, info.namespace_, info.name, hosts, n_hosts, err);
+            rc = c->sink.put_members(c->sink.ctx, info.namespace_, info.name, hosts, n_hosts,
+                                     err);
         if (!rc)
             c->saved_gen[i] = gen;
         sp_free(hosts);
     }
     return rc;
+}
+
+/* Apply a stored placement to the PE that holds it (or, for a PE whose pod
+ * was replaced, remember its node as the previous one). */
+static sp_rc apply_row(svc *c, record *r)
+{
+    int32_t pe = r->uid ? place_state_find_pe(c->st, r->uid) : PLACE_NONE, node;
+    int32_t pes[8];
+    size_t n;
+
+    if (pe != PLACE_NONE && r->node && (r->phase == PH_RESERVED || r->phase == PH_BOUND)) {
+        if (place_state_node_ref(c->st, r->node, &node))
+            return SP_ENOMEM;
+        if (r->phase == PH_RESERVED)
+            reserved_add(c, r);
+        return r->phase == PH_RESERVED ? place_state_reserve(c->st, pe, node)
+                                       : place_state_bind(c->st, pe, node);
+    }
+    n = place_state_pes_of(c->st, r->ns, r->job, r->pe, pes, 8);
+    for (size_t i = 0; i < n && i < 8; i++) {
+        const char *prev = r->node ? r->node : r->previous;
+        place_pe_info info;
+        place_pe_get(c->st, pes[i], &info);
+        if (prev && info.node == PLACE_NONE && place_state_set_previous_node(c->st, pes[i], prev))
+            return SP_ENOMEM;
+    }
+    return SP_OK;
+}
+
+/* ------------------------------------------------------------------------ */
+/* Placements written elsewhere                                               */
+/* ------------------------------------------------------------------------ */
+
+static phase_kind phase_of(const char *name)
+{
+    for (int i = PH_RESERVED; i < PH_COUNT; i++)
+        if (name && strcmp(name, phase_names[i]) == 0)
+            return (phase_kind)i;
+    return PH_NONE;
+}
+
+/* Is p older than what r already says (a write of ours seen late)? */
+static bool stale_news(const record *r, const store_placement *p)
+{
+    bool same_pod = r->uid && p->uid && strcmp(r->uid, p->uid) == 0;
+
+    if (p->decided_at < r->decided_at)
+        return true;
+    return same_pod && r->phase == PH_BOUND && phase_of(p->phase) == PH_RESERVED;
+}
+
+static sp_rc copy_placement(record *r, const store_placement *p)
+{
+    if (set_str(&r->uid, p->uid) || set_str(&r->pod, p->pod) || set_str(&r->node, p->node) ||
+        set_str(&r->previous, p->previous_node) || set_str(&r->reason, p->reason))
+        return SP_ENOMEM;
+    r->phase = phase_of(p->phase);
+    r->decided_at = p->decided_at;
+    r->expires_at = p->expires_at;
+    r->launches = p->launches;
+    return SP_OK;
+}
+
+sp_rc svc_learn_placement(svc *c, const store_placement *p, sp_err *err)
+{
+    record *r = find_record(c, p->namespace_, p->job, p->pe);
+    sp_rc rc;
+
+    if (r && stale_news(r, p))
+        return SP_OK;
+    rc = r ? SP_OK : get_record(c, p->namespace_, p->job, p->pe, &r);
+    if (!rc)
+        rc = copy_placement(r, p);
+    if (!rc && r->phase != PH_RESERVED)
+        reserved_remove(c, r);
+    if (!rc)
+        rc = apply_row(c, r);
+    return rc ? sp_err_set(err, rc, "placement %s/%s/%s: %s", p->namespace_, p->job, p->pe,
+                           sp_strerror(rc))
+              : SP_OK;
+}
+
+sp_rc svc_forget_placement(svc *c, const char *ns, const char *job, const char *pe,
+                           sp_err *err)
+{
+    record *r = find_record(c, ns, job, pe);
+
+    (void)err;
+    if (!r)
+        return SP_OK;
+    reserved_remove(c, r);
+    r->phase = PH_NONE;
+    r->decided_at = 0;
+    r->expires_at = 0;
+    return SP_OK;
+}
+
+sp_rc svc_stale_placements(svc *c, int64_t cutoff, size_t max, char ***out, size_t *n)
+{
+    char **keys = sp_calloc(max + 1, sizeof(*keys));
+    size_t found = 0;
+
+    *out = NULL;
+    *n = 0;
+    if (!keys)
+        return SP_ENOMEM;
+    for (size_t i = 0; i < c->n_recs && found < max; i++) {
+        const record *r = &c->recs[i];
+        char key[KEY_MAX];
+        if (r->phase != PH_RELEASED || r->decided_at >= cutoff ||
+            place_state_job_size(c->st, r->ns, r->job) > 0 || make_key(key, r->ns, r->job, r->pe))
+            continue;
+        if (!(keys[found] = sp_strdup(key))) {
+            sp_strv_free(keys, found);
+            return SP_ENOMEM;
+        }
+        found++;
+    }
+    *out = keys;
+    *n = found;
+    return SP_OK;
 }
 
 /* ------------------------------------------------------------------------ */
@@ -703,6 +891,24 @@ sp_rc svc_metrics_write(svc *c, sp_buf *out)
                                 "# TYPE streams_placer_reservations gauge\n"
                                 "streams_placer_reservations %zu\n", reserved);
     return rc;
+}
+
+/* ------------------------------------------------------------------------ */
+/* The standalone sink: the embedded store                                    */
+/* ------------------------------------------------------------------------ */
+
+static sp_rc store_sink_placement(void *ctx, const store_placement *p, sp_err *err)
+{
+    return store_put_placement(((svc *)ctx)->db, p, err);
+}
+
+static sp_rc store_sink_members(void *ctx, const char *ns, const char *pool,
+                                const char *const *hosts, size_t n, sp_err *err)
+{
+    svc *c = ctx;
+    sp_rc rc = ensure_pool_row(c, ns, pool, err);
+
+    return rc ? rc : store_put_members(c->db, ns, pool, hosts, n, err);
 }
 
 /* ------------------------------------------------------------------------ */
@@ -771,60 +977,9 @@ static sp_rc load_pod_row(void *ctx, const char *uid, const char *json, sp_err *
     return rc ? sp_err_prefix(err, "stored pod %s", uid) : SP_OK;
 }
 
-/* Apply a stored placement to the PE that holds it (or, for a PE whose pod
- * was replaced, remember its node as the previous one). */
-static sp_rc apply_row(svc *c, record *r)
-{
-    int32_t pe = r->uid ? place_state_find_pe(c->st, r->uid) : PLACE_NONE, node;
-    int32_t pes[8];
-    size_t n;
-
-    if (pe != PLACE_NONE && r->node && (r->phase == PH_RESERVED || r->phase == PH_BOUND)) {
-        if (place_state_node_ref(c->st, r->node, &node))
-            return SP_ENOMEM;
-        if (r->phase == PH_RESERVED)
-            reserved_add(c, r);
-        return r->phase == PH_RESERVED ? place_state_reserve(c->st, pe, node)
-                                       : place_state_bind(c->st, pe, node);
-    }
-    n = place_state_pes_of(c->st, r->ns, r->job, r->pe, pes, 8);
-    for (size_t i = 0; i < n && i < 8; i++) {
-        const char *prev = r->node ? r->node : r->previous;
-        place_pe_info info;
-        place_pe_get(c->st, pes[i], &info);
-        if (prev && info.node == PLACE_NONE && place_state_set_previous_node(c->st, pes[i], prev))
-            return SP_ENOMEM;
-    }
-    return SP_OK;
-}
-
 static sp_rc load_placement_row(void *ctx, const store_placement *p, sp_err *err)
 {
-    svc *c = ctx;
-    record *r;
-    phase_kind phase = PH_NONE;
-    sp_rc rc;
-
-    for (int i = PH_RESERVED; i < PH_COUNT; i++)
-        if (p->phase && strcmp(p->phase, phase_names[i]) == 0)
-            phase = (phase_kind)i;
-    rc = get_record(c, p->namespace_, p->job, p->pe, &r);
-    if (!rc)
-        rc = set_str(&r->uid, p->uid) || set_str(&r->pod, p->pod) ||
-                     set_str(&r->node, p->node) || set_str(&r->previous, p->previous_node) ||
-                     set_str(&r->reason, p->reason)
-                 ? SP_ENOMEM
-                 : SP_OK;
-    if (!rc) {
-        r->phase = phase;
-        r->decided_at = p->decided_at;
-        r->expires_at = p->expires_at;
-        r->launches = p->launches;
-        rc = apply_row(c, r);
-    }
-    return rc ? sp_err_set(err, rc, "stored placement %s/%s/%s: %s", p->namespace_, p->job,
-                           p->pe, sp_strerror(rc))
-              : SP_OK;
+    return svc_learn_placement(ctx, p, err);
 }
 
 static sp_rc load_files(svc *c, const svc_config *cfg, sp_err *err)
@@ -849,6 +1004,10 @@ static sp_rc load_store(svc *c, const svc_config *cfg, sp_err *err)
 {
     static const store_visitor visit = { load_pool_row, load_pod_row, load_placement_row };
     sp_rc rc = store_open(cfg->state_dir, &c->db, err);
+
+    c->sink.put_placement = store_sink_placement;
+    c->sink.put_members = store_sink_members;
+    c->sink.ctx = c;
 
     if (!rc)
         rc = store_load(c->db, &visit, c, err);
@@ -878,7 +1037,9 @@ sp_rc svc_open(const svc_config *cfg, svc **out, sp_err *err)
     rc = load_policy(cfg->policy_path, &c->policy, err);
     if (!rc)
         rc = load_files(c, cfg, err);
-    if (!rc)
+    if (!rc && cfg->sink)
+        c->sink = *cfg->sink;
+    else if (!rc)
         rc = load_store(c, cfg, err);
     if (rc) {
         svc_close(c);

@@ -17,12 +17,35 @@
 
 #include "placement/place.h"
 #include "policy/pol.h"
+#include "store/store.h"
 #include "util/sp_buf.h"
 #include "util/sp_error.h"
 
 #define SVC_PENDING_UID_PREFIX "pending:" /* PEs seen at admission, no uid yet */
 
+/*
+ * Where decisions go in a cluster (the reconciler implements it with
+ * PEPlacement and HostPool status, Bindings and Events); without one the
+ * service keeps them in its embedded store. Called under the service's
+ * lock; every call returns only once the write is done (or failed).
+ */
+typedef struct svc_sink {
+    /* Persist one PE's placement. */
+    sp_rc (*put_placement)(void *ctx, const store_placement *p, sp_err *err);
+    /* Persist the ordered membership of a sized pool ("" for a free slot). */
+    sp_rc (*put_members)(void *ctx, const char *ns, const char *pool,
+                         const char *const *hosts, size_t n, sp_err *err);
+    /* Bind the pod to node (a pod already bound there is success). */
+    sp_rc (*bind)(void *ctx, const char *ns, const char *pod, const char *uid,
+                  const char *node, sp_err *err);
+    /* Tell the pod's owner why it cannot be placed (an Event). */
+    void (*explain)(void *ctx, const char *ns, const char *pod, const char *uid,
+                    const char *reason);
+    void *ctx;
+} svc_sink;
+
 typedef struct svc_config {
+    const svc_sink *sink;        /* NULL: standalone, the embedded store */
     const char *state_dir;       /* the store and the generated certificate */
     const char *policy_path;     /* NULL: the built-in policy */
     const char *nodes_path;      /* NULL: nodes come with extender requests */
@@ -33,9 +56,10 @@ typedef struct svc_config {
 typedef struct svc svc;
 
 /*
- * Load the policy, the node and HostPool files, open the store and rebuild
- * the state from it (pools and their membership, pods, placements; expired
- * reservations are released). Every failure names the file and the cause.
+ * Load the policy and the node, HostPool and pod files. Standalone, open
+ * the store and rebuild the state from it (pools and their membership,
+ * pods, placements; expired reservations are released); with a sink, start
+ * empty: the reconciler feeds the state. Failures name the file and cause.
  */
 sp_rc svc_open(const svc_config *cfg, svc **out, sp_err *err)
     __attribute__((warn_unused_result));
@@ -81,8 +105,35 @@ sp_rc svc_forget_pod(svc *c, const cJSON *pod, sp_err *err)
 sp_rc svc_learn_pool(svc *c, const cJSON *pool, sp_err *err)
     __attribute__((warn_unused_result));
 
-/* Learn a Node object (from an extender NodeList); *node its index. */
+/* Learn a Node object (from an extender NodeList or a watch); *idx its
+ * index (may be NULL). */
 sp_rc svc_learn_node(svc *c, const cJSON *node, int32_t *idx, sp_err *err)
+    __attribute__((warn_unused_result));
+
+/*
+ * What a watch sees (cluster mode): any pod, PE or not (a bound pod uses
+ * capacity), replaced when known (its binding, its annotations), forgotten
+ * when finished; a node, pool or placement gone; a placement written (by
+ * this replica, another one, or before a restart).
+ */
+sp_rc svc_observe_pod(svc *c, const cJSON *pod, sp_err *err)
+    __attribute__((warn_unused_result));
+sp_rc svc_forget_node(svc *c, const char *name, sp_err *err)
+    __attribute__((warn_unused_result));
+sp_rc svc_forget_pool(svc *c, const char *ns, const char *name, sp_err *err)
+    __attribute__((warn_unused_result));
+sp_rc svc_learn_placement(svc *c, const store_placement *p, sp_err *err)
+    __attribute__((warn_unused_result));
+sp_rc svc_forget_placement(svc *c, const char *ns, const char *job, const char *pe,
+                           sp_err *err) __attribute__((warn_unused_result));
+
+/*
+ * Released placements of jobs that have no pod left, decided before cutoff
+ * (unix seconds): at most max of them, as "ns/job/pe" keys into *out (owned
+ * strings; free with sp_strv_free). The reconciler deletes them after the
+ * policy's TTL.
+ */
+sp_rc svc_stale_placements(svc *c, int64_t cutoff, size_t max, char ***out, size_t *n)
     __attribute__((warn_unused_result));
 
 /* Decisions: persist the placement record, then apply it to the engine. */

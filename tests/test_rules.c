@@ -776,6 +776,58 @@ static void test_admit_ignores_the_pes_own_earlier_pod(void)
     place_state_free(st);
 }
 
+/* ------------------------------------------------------------------------ */
+/* Things that go away                                                        */
+/* ------------------------------------------------------------------------ */
+
+static void test_removed_node_keeps_its_pes_but_takes_no_more(void)
+{
+    place_state *st = t_state(PLACE_ISOLATION_CLUSTER);
+    int32_t n1 = t_node(st, "n1", "", 4000, 8 * GI);
+    int32_t placed = t_pe(st, "job1", "0", NULL, "n1");
+    int32_t pe = t_pe(st, "job1", "1", NULL, NULL);
+    place_pe_info info;
+
+    CU_ASSERT_EQUAL(place_state_remove_node(st, "n1"), SP_OK);
+    CU_ASSERT_EQUAL(place_state_remove_node(st, "n1"), SP_ENOTFOUND);
+    CU_ASSERT_EQUAL(place_state_node_count(st), 0);
+    SP_ASSERT_STR(V(pe, n1), "node is unknown to streams-placer");
+    place_pe_get(st, placed, &info);
+    CU_ASSERT_EQUAL(info.node, n1);
+    t_node(st, "n1", "", 4000, 8 * GI); /* it comes back */
+    SP_ASSERT_STR(V(pe, n1), "ok");
+    place_state_free(st);
+}
+
+static void test_removed_pool_is_missing(void)
+{
+    place_state *st = t_state(PLACE_ISOLATION_CLUSTER);
+    int32_t n1 = t_node(st, "n1", "ssd", 4000, 8 * GI);
+    int32_t pe;
+
+    t_pool(st, "p", NULL, "ssd", NULL, 1, false, "n1");
+    pe = t_pe(st, "job1", "0", "pool=p", NULL);
+    SP_ASSERT_STR(V(pe, n1), "ok");
+    CU_ASSERT_EQUAL(place_state_remove_pool(st, "ns", "p"), SP_OK);
+    CU_ASSERT_EQUAL(place_state_remove_pool(st, "ns", "p"), SP_ENOTFOUND);
+    SP_ASSERT_STR(V(pe, n1), "PE job1/0: hostPool 'p' does not exist in namespace 'ns': "
+                             "create it, or fix annotation streams.io/host-pool");
+    place_state_free(st);
+}
+
+static void test_job_size_counts_live_pods(void)
+{
+    place_state *st = t_state(PLACE_ISOLATION_CLUSTER);
+
+    CU_ASSERT_EQUAL(place_state_job_size(st, "ns", "job1"), 0);
+    t_pe(st, "job1", "0", NULL, NULL);
+    t_pe(st, "job1", "1", NULL, NULL);
+    CU_ASSERT_EQUAL(place_state_job_size(st, "ns", "job1"), 2);
+    CU_ASSERT_EQUAL(place_state_remove_pod(st, "uid-job1-0"), SP_OK);
+    CU_ASSERT_EQUAL(place_state_job_size(st, "ns", "job1"), 1);
+    place_state_free(st);
+}
+
 static const sp_test tests[] = {
     SP_TEST(test_pool_tags_are_conjunctive),
     SP_TEST(test_pool_explicit_hosts),
@@ -824,6 +876,9 @@ static const sp_test tests[] = {
     SP_TEST(test_admit_refuses_colocated_and_exlocated),
     SP_TEST(test_admit_refuses_a_merge_that_contradicts),
     SP_TEST(test_admit_ignores_the_pes_own_earlier_pod),
+    SP_TEST(test_removed_node_keeps_its_pes_but_takes_no_more),
+    SP_TEST(test_removed_pool_is_missing),
+    SP_TEST(test_job_size_counts_live_pods),
     SP_TEST_END
 };
 
