@@ -247,7 +247,7 @@ static sp_rc filter_pe(svc *c, int32_t pe, const int32_t *idx, size_t n, bool *p
     if (rc)
         return sp_err_set(err, rc, "placement failed: %s", sp_strerror(rc));
     for (size_t i = 0; i < n; i++) {
-        pass[i] = audit || idx[i] == res.chosen;
+        pass[i] = audit || (res.chosen != PLACE_NONE && idx[i] == res.chosen);
         if (v[i].code != PLACE_R_OK && v[i].code != PLACE_R_PLANNED_ELSEWHERE)
             svc_count_rejection(c, v[i].code);
     }
@@ -255,7 +255,10 @@ static sp_rc filter_pe(svc *c, int32_t pe, const int32_t *idx, size_t n, bool *p
         rc = record_decision(c, pe, &res, v, n, err);
     if (!rc)
         rc = svc_save_pools(c, err);
-    log_filter(c, pe, &res, audit);
+    if (!rc)
+        log_filter(c, pe, &res, audit);
+    else
+        sp_log(SP_LOG_WARN, "filter_failed", "error", err->msg, NULL);
     return rc;
 }
 
@@ -388,10 +391,7 @@ static sp_rc bind_locked(svc *c, const bind_args *b, sp_err *err)
     sp_rc rc;
 
     if (pe == PLACE_NONE)
-        return sp_err_set(err, SP_ENOTFOUND,
-                          "pod %s/%s (uid %s) is unknown to streams-placer: its filter call "
-                          "did not reach this server",
-                          b->ns, b->pod, b->uid);
+        return svc_bind_unmanaged(c, b->ns, b->pod, b->uid, b->node, err);
     rc = place_state_node_ref(svc_state(c), b->node, &node);
     if (rc)
         return sp_err_set(err, rc, "node %s: %s", b->node, sp_strerror(rc));

@@ -305,6 +305,17 @@ sp_rc svc_bind(svc *c, int32_t pe, int32_t node, sp_err *err)
     return rc ? rc : place_state_bind(c->st, pe, node);
 }
 
+sp_rc svc_bind_unmanaged(svc *c, const char *ns, const char *pod, const char *uid,
+                         const char *node, sp_err *err)
+{
+    if (!c->sink.bind)
+        return sp_err_set(err, SP_ENOTFOUND,
+                          "pod %s/%s (uid %s) is unknown to streams-placer: its filter call "
+                          "did not reach this server",
+                          ns, pod, uid);
+    return c->sink.bind(c->sink.ctx, ns, pod, uid, node, err);
+}
+
 sp_rc svc_fail(svc *c, int32_t pe, const char *reason, sp_err *err)
 {
     place_pe_info info;
@@ -483,6 +494,45 @@ static bool managed_pe(const svc *c, const kobj_pod *kp)
            pol_namespace_managed(c->policy, kp->in.namespace_);
 }
 
+/* Apply a stored placement to the PE that holds it (or, for a PE whose pod
+ * was replaced, remember its node as the previous one). */
+static sp_rc apply_row(svc *c, record *r)
+{
+    int32_t pe = r->uid ? place_state_find_pe(c->st, r->uid) : PLACE_NONE, node;
+    int32_t pes[8];
+    size_t n;
+
+    if (pe != PLACE_NONE && r->node && (r->phase == PH_RESERVED || r->phase == PH_BOUND)) {
+        if (place_state_node_ref(c->st, r->node, &node))
+            return SP_ENOMEM;
+        if (r->phase == PH_RESERVED)
+            reserved_add(c, r);
+        return r->phase == PH_RESERVED ? place_state_reserve(c->st, pe, node)
+                                       : place_state_bind(c->st, pe, node);
+    }
+    n = place_state_pes_of(c->st, r->ns, r->job, r->pe, pes, 8);
+    for (size_t i = 0; i < n && i < 8; i++) {
+        const char *prev = r->node ? r->node : r->previous;
+        place_pe_info info;
+        place_pe_get(c->st, pes[i], &info);
+        if (prev && info.node == PLACE_NONE && place_state_set_previous_node(c->st, pes[i], prev))
+            return SP_ENOMEM;
+    }
+    return SP_OK;
+}
+
+/* A pod that arrives after its placement (watches deliver them in any
+ * order, as after a restart) takes the decision it already has. */
+static sp_rc adopt_placement(svc *c, const kobj_pod *kp, const char *uid)
+{
+    record *r = find_record(c, kp->in.namespace_, label_of(&kp->in, PLACE_LABEL_JOB),
+                            label_of(&kp->in, PLACE_LABEL_PE));
+
+    if (!r || !r->uid || strcmp(r->uid, uid) != 0)
+        return SP_OK;
+    return apply_row(c, r);
+}
+
 /* Add the converted pod to the state and the store, under uid. */
 static sp_rc add_pod(svc *c, const cJSON *pod, kobj_pod *kp, const char *uid, int32_t *pe,
                      sp_err *err)
@@ -499,7 +549,7 @@ static sp_rc add_pod(svc *c, const cJSON *pod, kobj_pod *kp, const char *uid, in
     if (!rc && (rc = place_state_add_pod(c->st, &kp->in, pe, err)) && c->db)
         (void)!store_delete_pod(c->db, uid, NULL);
     sp_free(json);
-    return rc;
+    return rc ? rc : adopt_placement(c, kp, uid);
 }
 
 sp_rc svc_learn_pod(svc *c, const cJSON *pod, int32_t *pe, sp_err *err)
@@ -722,33 +772,6 @@ sp_rc svc_save_pools(svc *c, sp_err *err)
         sp_free(hosts);
     }
     return rc;
-}
-
-/* Apply a stored placement to the PE that holds it (or, for a PE whose pod
- * was replaced, remember its node as the previous one). */
-static sp_rc apply_row(svc *c, record *r)
-{
-    int32_t pe = r->uid ? place_state_find_pe(c->st, r->uid) : PLACE_NONE, node;
-    int32_t pes[8];
-    size_t n;
-
-    if (pe != PLACE_NONE && r->node && (r->phase == PH_RESERVED || r->phase == PH_BOUND)) {
-        if (place_state_node_ref(c->st, r->node, &node))
-            return SP_ENOMEM;
-        if (r->phase == PH_RESERVED)
-            reserved_add(c, r);
-        return r->phase == PH_RESERVED ? place_state_reserve(c->st, pe, node)
-                                       : place_state_bind(c->st, pe, node);
-    }
-    n = place_state_pes_of(c->st, r->ns, r->job, r->pe, pes, 8);
-    for (size_t i = 0; i < n && i < 8; i++) {
-        const char *prev = r->node ? r->node : r->previous;
-        place_pe_info info;
-        place_pe_get(c->st, pes[i], &info);
-        if (prev && info.node == PLACE_NONE && place_state_set_previous_node(c->st, pes[i], prev))
-            return SP_ENOMEM;
-    }
-    return SP_OK;
 }
 
 /* ------------------------------------------------------------------------ */

@@ -144,6 +144,12 @@ sp_rc svc_bind(svc *c, int32_t pe, int32_t node, sp_err *err)
 sp_rc svc_fail(svc *c, int32_t pe, const char *reason, sp_err *err)
     __attribute__((warn_unused_result));
 
+/* Bind a pod this service does not manage (no decision of ours to record):
+ * through the sink in a cluster; SP_ENOTFOUND standalone, where there is
+ * nothing to bind with. */
+sp_rc svc_bind_unmanaged(svc *c, const char *ns, const char *pod, const char *uid,
+                         const char *node, sp_err *err) __attribute__((warn_unused_result));
+
 /* Persist the membership of every pool whose membership changed. */
 sp_rc svc_save_pools(svc *c, sp_err *err) __attribute__((warn_unused_result));
 

@@ -335,6 +335,30 @@ static void test_filter_prioritize_bind_in_names_mode(void)
     remove_dir();
 }
 
+/* An unknown node is refused, also when nothing else fits. */
+static void test_unknown_node_is_never_let_through(void)
+{
+    cJSON *args, *arr, *answer = NULL;
+    const char *first;
+
+    fresh_dir(1);
+    start_server();
+    args = cJSON_CreateObject();
+    cJSON_AddItemToObject(args, "Pod", pe_pod("u-0", "uu0", "u", "0",
+                                              "{\"streams.io/host-pool\":\"none\"}"));
+    arr = cJSON_AddArrayToObject(args, "NodeNames");
+    cJSON_AddItemToArray(arr, cJSON_CreateString("node-0"));
+    cJSON_AddItemToArray(arr, cJSON_CreateString("ghost"));
+    CU_ASSERT_EQUAL(post_obj("/scheduler/filter", args, &answer), 200);
+    CU_ASSERT_EQUAL(passed(answer, &first), 0);
+    SP_ASSERT_STR(cJSON_GetStringValue(cJSON_GetObjectItem(
+                      cJSON_GetObjectItem(answer, "FailedAndUnresolvableNodes"), "ghost")),
+                  "node is unknown to streams-placer");
+    cJSON_Delete(answer);
+    stop_server();
+    remove_dir();
+}
+
 static void test_nodelist_mode_answers_with_nodes(void)
 {
     cJSON *answer = NULL;
@@ -843,6 +867,7 @@ static void test_concurrent_callers(void)
 static const sp_test tests[] = {
     SP_TEST(test_health_ready_and_metrics),
     SP_TEST(test_filter_prioritize_bind_in_names_mode),
+    SP_TEST(test_unknown_node_is_never_let_through),
     SP_TEST(test_nodelist_mode_answers_with_nodes),
     SP_TEST(test_reservation_race_filter_b_before_bind_a),
     SP_TEST(test_reservation_times_out),
