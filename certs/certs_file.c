@@ -7,7 +7,7 @@
  * as "both temporaries first, then both renames", so a failure while writing
  * leaves the old pair intact and no temporary behind. Reading opens the file
  * once and checks the mode of what was opened (fstat, no race with a
- * chmod or a swapped symlink): a private key that group or others may read
+ * chmod or a swapped symlink): a private key that others may read
  * is refused with the chmod that fixes it. Files are capped in size.
  */
 #include "certs/certs_internal.h"
@@ -108,10 +108,13 @@ static sp_rc check_opened(const char *path, const struct stat *st, bool is_key,
 {
     if (!S_ISREG(st->st_mode))
         return sp_err_set(err, SP_EINVAL, "%s: not a regular file", path);
-    if (is_key && (st->st_mode & (S_IRWXG | S_IRWXO)))
+    /* Group read is allowed (0640, 0440: a Secret mounted for an fsGroup),
+     * as PostgreSQL allows it; anything for others, or group write, is not. */
+    if (is_key && (st->st_mode & (S_IRWXO | S_IWGRP | S_IXGRP)))
         return sp_err_set(err, SP_EINVAL,
-                          "%s: the private key may be accessed by group or others "
-                          "(mode %04o); restrict it with `chmod 600 %s`", path,
+                          "%s: the private key may be accessed by others or changed by "
+                          "its group (mode %04o); restrict it with `chmod 600 %s` (or 640 "
+                          "for a group that must read it)", path,
                           (unsigned)(st->st_mode & 07777), path);
     if (st->st_size > (off_t)CERTS_MAX_FILE_BYTES)
         return sp_err_set(err, SP_ELIMIT, "%s: %lld bytes, more than the %u a "

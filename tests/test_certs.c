@@ -667,7 +667,7 @@ static void t_write_and_load(void)
 
 static void t_key_permissions(void)
 {
-    static const mode_t refused[] = { 0644, 0640, 0604, 0660, 0602, 0610 };
+    static const mode_t refused[] = { 0644, 0604, 0660, 0602, 0610, 0624 };
     certs_pair ca = { NULL, NULL }, back = { NULL, NULL };
     char dir[PATH_BYTES], crt[PATH_BYTES], key[PATH_BYTES], want[3 * PATH_BYTES];
     sp_err err;
@@ -680,8 +680,9 @@ static void t_key_permissions(void)
     write_file(key, ca.key_pem, 0644);
     CU_ASSERT_EQUAL(certs_load_pair(crt, key, &back, &err), SP_EINVAL);
     CU_ASSERT_FATAL(snprintf(want, sizeof(want), "%s: the private key may be accessed "
-                             "by group or others (mode 0644); restrict it with "
-                             "`chmod 600 %s`", key, key) > 0);
+                             "by others or changed by its group (mode 0644); restrict it "
+                             "with `chmod 600 %s` (or 640 for a group that must read it)",
+                             key, key) > 0);
     SP_ASSERT_STR(err.msg, want);
     CU_ASSERT_PTR_NULL(back.cert_pem);
     CU_ASSERT_PTR_NULL(back.key_pem);
@@ -691,6 +692,9 @@ static void t_key_permissions(void)
         SP_ASSERT_CONTAINS(err.msg, "restrict it with `chmod 600");
     }
     CU_ASSERT_FATAL(chmod(key, 0400) == 0);
+    CU_ASSERT_EQUAL(certs_load_pair(crt, key, &back, &err), SP_OK);
+    certs_pair_free(&back);
+    CU_ASSERT_FATAL(chmod(key, 0440) == 0); /* a Secret mounted for an fsGroup */
     CU_ASSERT_EQUAL(certs_load_pair(crt, key, &back, &err), SP_OK);
     certs_pair_free(&back);
     /* The certificate itself may be world-readable. */

@@ -231,7 +231,7 @@ expect 0 certs create --out-dir "$more" --dns b.example --force \
 chmod 644 "$ec/ca.key"
 expect 1 certs create --out-dir "$tmp/x" --dns a.example \
     --ca-cert "$ec/ca.crt" --ca-key "$ec/ca.key"
-has "$tmp/err" "$ec/ca.key: the private key may be accessed by group or others (mode 0644); restrict it with \`chmod 600 $ec/ca.key\`"
+has "$tmp/err" "$ec/ca.key: the private key may be accessed by others or changed by its group (mode 0644); restrict it with \`chmod 600 $ec/ca.key\` (or 640 for a group that must read it)"
 chmod 600 "$ec/ca.key"
 # A CA key that is not the CA's.
 expect 1 certs create --out-dir "$tmp/x" --dns a.example \
