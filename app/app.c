@@ -18,6 +18,8 @@
 
 struct app {
     svc *svc;
+    kapi *api;                /* cluster mode only */
+    rec *rec;                 /* cluster mode only */
     srv *server;
     certs_pair tls;
     int64_t cert_not_after;
@@ -28,18 +30,42 @@ struct app {
 /* Routes                                                                     */
 /* ------------------------------------------------------------------------ */
 
+/* In a cluster only the leader decides; the others say so (kube-scheduler
+ * retries, and the Service for extender calls selects the leader). */
+static bool refuse_follower(app *a, srv_response *resp, sp_rc *rc)
+{
+    if (!a->rec || rec_leader(a->rec))
+        return false;
+    *rc = srv_reply_text(resp, 503, "application/json",
+                         "{\"Error\":\"not the leader: another streams-placer replica "
+                         "holds the lease; retry\"}");
+    return true;
+}
+
 static sp_rc on_filter(void *ctx, const srv_request *req, srv_response *resp)
 {
+    sp_rc rc;
+
+    if (refuse_follower(ctx, resp, &rc))
+        return rc;
     return sched_filter(((app *)ctx)->svc, req->body, req->body_len, resp);
 }
 
 static sp_rc on_prioritize(void *ctx, const srv_request *req, srv_response *resp)
 {
+    sp_rc rc;
+
+    if (refuse_follower(ctx, resp, &rc))
+        return rc;
     return sched_prioritize(((app *)ctx)->svc, req->body, req->body_len, resp);
 }
 
 static sp_rc on_bind(void *ctx, const srv_request *req, srv_response *resp)
 {
+    sp_rc rc;
+
+    if (refuse_follower(ctx, resp, &rc))
+        return rc;
     return sched_bind(((app *)ctx)->svc, req->body, req->body_len, resp);
 }
 
@@ -99,7 +125,8 @@ static sp_rc on_healthz(void *ctx, const srv_request *req, srv_response *resp)
 
 static sp_rc on_readyz(void *ctx, const srv_request *req, srv_response *resp)
 {
-    bool ready = atomic_load(&((app *)ctx)->ready);
+    app *a = ctx;
+    bool ready = atomic_load(&a->ready) && (!a->rec || rec_synced(a->rec));
 
     (void)req;
     return srv_reply_text(resp, ready ? 200 : 503, "text/plain", ready ? "ok\n" : "starting\n");
@@ -169,6 +196,38 @@ static sp_rc load_tls(app *a, const app_config *cfg, sp_err *err)
     return rc;
 }
 
+/* Cluster mode: the API client, the reconciler as the service's sink, and
+ * the informers feeding the service. */
+static sp_rc open_cluster(app *a, const app_config *cfg, sp_err *err)
+{
+    svc_config sc = cfg->svc;
+    rec_config rc_cfg = cfg->rec;
+    kapi_config api = cfg->api;
+    sp_rc rc;
+
+    /* a decision's writes must fit in kube-scheduler's extender timeout
+     * (10 s by default): 3 attempts of at most 2.5 s, with backoff */
+    if (!api.timeout_ms)
+        api.timeout_ms = 2500;
+    if (!api.max_attempts)
+        api.max_attempts = 3;
+    rc = kapi_new(&api, &a->api, err);
+
+    rc_cfg.api = a->api;
+    if (!rc)
+        rc = rec_new(&rc_cfg, &a->rec, err);
+    sc.sink = a->rec ? rec_sink(a->rec) : NULL;
+    if (!rc)
+        rc = svc_open(&sc, &a->svc, err);
+    if (!rc)
+        rc = rec_run(a->rec, a->svc, err);
+    if (!rc)
+        sp_log(SP_LOG_INFO, "cluster", "server", kapi_server(a->api), "namespace",
+               kapi_namespace(a->api), "leader_election", cfg->rec.leader_elect ? "true" : "false",
+               NULL);
+    return rc;
+}
+
 sp_rc app_start(const app_config *cfg, app **out, sp_err *err)
 {
     app *a = sp_calloc(1, sizeof(*a));
@@ -179,7 +238,9 @@ sp_rc app_start(const app_config *cfg, app **out, sp_err *err)
     if (!a)
         return sp_err_set(err, SP_ENOMEM, "out of memory");
     rc = load_tls(a, cfg, err);
-    if (!rc)
+    if (!rc && cfg->cluster)
+        rc = open_cluster(a, cfg, err);
+    else if (!rc)
         rc = svc_open(&cfg->svc, &a->svc, err);
     sc.address = cfg->address;
     sc.port = cfg->port;
@@ -214,7 +275,9 @@ void app_stop(app *a, unsigned drain_ms)
         return;
     atomic_store(&a->ready, false);
     srv_stop(a->server, drain_ms);
+    rec_stop(a->rec);
     svc_close(a->svc);
+    kapi_free(a->api);
     certs_pair_free(&a->tls);
     sp_free(a);
 }

@@ -3,7 +3,11 @@
  * serving certificate and the HTTPS server with every route: the scheduler
  * extender (/scheduler/filter, prioritize, bind), the admission webhook
  * (/webhook/validate, mutate), /healthz, /readyz and /metrics. `serve` runs
- * one until a signal; tests run one in-process on port 0.
+ * one until a signal; tests run one in-process on port 0. Standalone, the
+ * state is kept in an embedded store; in a cluster, a reconciler keeps it
+ * in step with the API server and writes every decision there, only the
+ * leader answers the extender (the others say 503), and /readyz waits for
+ * the caches to be synced.
  */
 #ifndef SP_APP_H
 #define SP_APP_H
@@ -11,6 +15,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "reconciler/rec.h"
 #include "svc/svc.h"
 #include "util/sp_error.h"
 
@@ -22,6 +27,9 @@ typedef struct app_config {
     svc_config svc;
     size_t max_body;          /* 0: the server's default */
     unsigned threads;         /* 0: one per CPU */
+    bool cluster;             /* state from a Kubernetes API server */
+    kapi_config api;          /* how to reach it (cluster mode) */
+    rec_config rec;           /* leader election (cluster mode; api is set here) */
 } app_config;
 
 typedef struct app app;

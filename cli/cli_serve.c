@@ -21,11 +21,19 @@
 #include "util/sp_str.h"
 
 #define DEFAULT_LISTEN "127.0.0.1:8443"
+#define DEFAULT_CLUSTER_LISTEN "0.0.0.0:8443"
 #define DEFAULT_STATE_DIR "/var/lib/streams-placer"
 #define DEFAULT_DRAIN_S 10
 
+typedef enum serve_mode { MODE_AUTO, MODE_STANDALONE, MODE_CLUSTER } serve_mode;
+
 typedef struct serve_args {
     const char *listen;
+    serve_mode mode;
+    const char *kubeconfig, *context;
+    bool leader_elect;
+    const char *lease_name, *lease_namespace;
+    int64_t lease_duration_s, renew_deadline_s, retry_period_s;
     const char *cert, *key;
     const char *state_dir;
     const char *policy, *nodes, *hostpools, *pods;
@@ -42,10 +50,14 @@ void cli_serve_usage(FILE *f)
           "           [--pods FILE]\n"
           "           [--max-body BYTES] [--threads N] [--drain-timeout SECONDS]\n"
           "           [--log-level debug|info|warn|error] [--port-file FILE]\n"
+          "           [--mode auto|standalone|cluster] [--kubeconfig FILE] [--context NAME]\n"
+          "           [--no-leader-elect] [--lease-name NAME] [--lease-namespace NS]\n"
+          "           [--lease-duration S] [--renew-deadline S] [--retry-period S]\n"
           "\n"
           "Serve the scheduler extender and the admission webhook over HTTPS.\n"
           "\n"
-          "  --listen ADDR:PORT     address and port (default " DEFAULT_LISTEN "; port 0: any)\n"
+          "  --listen ADDR:PORT     address and port (default " DEFAULT_LISTEN " standalone,\n"
+          "                         " DEFAULT_CLUSTER_LISTEN " in a cluster; port 0: any)\n"
           "  --tls-cert, --tls-key  serving certificate and key (PEM); without them a\n"
           "                         self-signed pair is created in the state directory\n"
           "  --state-dir DIR        the embedded store and generated certificates\n"
@@ -60,7 +72,18 @@ void cli_serve_usage(FILE *f)
           "  --threads N            server threads (default: one per CPU)\n"
           "  --drain-timeout S      on SIGTERM, let requests finish for S seconds (default 10)\n"
           "  --log-level LEVEL      debug, info (default), warn or error\n"
-          "  --port-file FILE       write the port listened on to FILE once serving\n",
+          "  --port-file FILE       write the port listened on to FILE once serving\n"
+          "\n"
+          "In a cluster (--mode cluster, or auto: with --kubeconfig or inside a pod):\n"
+          "  --kubeconfig FILE      cluster credentials; default: in-cluster service account,\n"
+          "                         then $KUBECONFIG, then ~/.kube/config\n"
+          "  --context NAME         kubeconfig context (default: its current-context)\n"
+          "  --no-leader-elect      act as the only replica (default: elect a leader)\n"
+          "  --lease-name NAME      Lease for leader election (default streams-placer)\n"
+          "  --lease-namespace NS   its namespace (default: the service account's)\n"
+          "  --lease-duration S     how long a leader's Lease holds (default 15)\n"
+          "  --renew-deadline S     a leader that cannot renew within S stops (default 10)\n"
+          "  --retry-period S       how often Leases are tried and renewed (default 2)\n",
           f);
 }
 
@@ -106,6 +129,20 @@ static int parse_option(int opt, const char *value, serve_args *a)
     case 'b': return parse_number("--max-body", value, 1024, 1LL << 30, &a->max_body);
     case 't': return parse_number("--threads", value, 1, 256, &a->threads);
     case 'd': return parse_number("--drain-timeout", value, 0, 3600, &a->drain_s);
+    case 'm':
+        if (strcmp(value, "auto") && strcmp(value, "standalone") && strcmp(value, "cluster"))
+            return usage_error("--mode wants auto, standalone or cluster", value);
+        a->mode = !strcmp(value, "cluster") ? MODE_CLUSTER
+                  : !strcmp(value, "standalone") ? MODE_STANDALONE : MODE_AUTO;
+        return 0;
+    case 'K': a->kubeconfig = value; return 0;
+    case 'C': a->context = value; return 0;
+    case 'E': a->leader_elect = false; return 0;
+    case 'L': a->lease_name = value; return 0;
+    case 'N': a->lease_namespace = value; return 0;
+    case 'D': return parse_number("--lease-duration", value, 2, 3600, &a->lease_duration_s);
+    case 'R': return parse_number("--renew-deadline", value, 1, 3600, &a->renew_deadline_s);
+    case 'T': return parse_number("--retry-period", value, 1, 3600, &a->retry_period_s);
     case 'v':
         if ((level = sp_log_level_parse(value)) < 0)
             return usage_error("--log-level wants debug, info, warn or error", value);
@@ -126,12 +163,21 @@ static int parse_args(int argc, char **argv, serve_args *a)
         { "max-body", required_argument, NULL, 'b' },
         { "threads", required_argument, NULL, 't' },   { "drain-timeout", required_argument, NULL, 'd' },
         { "log-level", required_argument, NULL, 'v' }, { "port-file", required_argument, NULL, 'f' },
+        { "mode", required_argument, NULL, 'm' },       { "kubeconfig", required_argument, NULL, 'K' },
+        { "context", required_argument, NULL, 'C' },    { "no-leader-elect", no_argument, NULL, 'E' },
+        { "lease-name", required_argument, NULL, 'L' }, { "lease-namespace", required_argument, NULL, 'N' },
+        { "lease-duration", required_argument, NULL, 'D' },
+        { "renew-deadline", required_argument, NULL, 'R' },
+        { "retry-period", required_argument, NULL, 'T' },
         { "help", no_argument, NULL, 'h' },            { NULL, 0, NULL, 0 },
     };
     int opt;
 
     memset(a, 0, sizeof(*a));
-    a->listen = DEFAULT_LISTEN;
+    a->leader_elect = true;
+    a->lease_duration_s = 15;
+    a->renew_deadline_s = 10;
+    a->retry_period_s = 2;
     a->state_dir = DEFAULT_STATE_DIR;
     a->drain_s = DEFAULT_DRAIN_S;
     optind = 1;
@@ -150,6 +196,14 @@ static int parse_args(int argc, char **argv, serve_args *a)
         return usage_error("unexpected argument", argv[optind]);
     if (!a->cert != !a->key)
         return usage_error("--tls-cert and --tls-key go together", NULL);
+    if (a->retry_period_s >= a->renew_deadline_s || a->renew_deadline_s >= a->lease_duration_s)
+        return usage_error("leader election wants --retry-period < --renew-deadline < "
+                           "--lease-duration", NULL);
+    if (a->mode == MODE_AUTO)
+        a->mode = a->kubeconfig || getenv("KUBERNETES_SERVICE_HOST") ? MODE_CLUSTER
+                                                                     : MODE_STANDALONE;
+    if (!a->listen)
+        a->listen = a->mode == MODE_CLUSTER ? DEFAULT_CLUSTER_LISTEN : DEFAULT_LISTEN;
     return 0;
 }
 
@@ -216,6 +270,15 @@ static sp_rc start(const serve_args *a, app **out, sp_err *err)
     cfg.svc.pods_path = a->pods;
     cfg.max_body = (size_t)a->max_body;
     cfg.threads = (unsigned)a->threads;
+    cfg.cluster = a->mode == MODE_CLUSTER;
+    cfg.api.kubeconfig = a->kubeconfig;
+    cfg.api.context = a->context;
+    cfg.rec.leader_elect = a->leader_elect;
+    cfg.rec.lease_name = a->lease_name;
+    cfg.rec.lease_namespace = a->lease_namespace;
+    cfg.rec.lease_duration_s = (int)a->lease_duration_s;
+    cfg.rec.renew_deadline_s = (int)a->renew_deadline_s;
+    cfg.rec.retry_period_s = (int)a->retry_period_s;
     return rc ? rc : app_start(&cfg, out, err);
 }
 
@@ -237,8 +300,8 @@ int cli_serve(int argc, char **argv)
         return 1;
     }
     snprintf(port, sizeof(port), "%u", (unsigned)app_port(ap));
-    sp_log(SP_LOG_INFO, "listening", "listen", a.listen, "port", port, "state_dir",
-           a.state_dir, NULL);
+    sp_log(SP_LOG_INFO, "listening", "listen", a.listen, "port", port, "mode",
+           a.mode == MODE_CLUSTER ? "cluster" : "standalone", "state_dir", a.state_dir, NULL);
     if (a.port_file)
         write_port_file(a.port_file, app_port(ap));
     sigwait(&stop, &sig);
