@@ -655,7 +655,7 @@ static void test_kill_9_loses_and_duplicates_nothing(void)
 
     cluster_up();
     for (int i = 0; i < BURST; i++) {
-        char name[32], uid[32], pe[8];
+        char name[32], uid[32], pe[16];
         snprintf(name, sizeof(name), "k-%d", i);
         snprintf(uid, sizeof(uid), "uk%d", i);
         snprintf(pe, sizeof(pe), "%d", i);
@@ -678,7 +678,7 @@ static void test_kill_9_loses_and_duplicates_nothing(void)
     CU_ASSERT_TRUE_FATAL(pid > 0 && eventually(ready, &r));
     schedule_all(&r, 0, BURST, 0);
     for (int i = 0; i < BURST; i++) {
-        char name[32], pe[8];
+        char name[32], pe[16];
         cJSON *pod, *p;
         const char *node;
         snprintf(name, sizeof(name), "k-%d", i);
