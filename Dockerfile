@@ -14,8 +14,7 @@
 #            --build-arg RUN_TESTS=1 to run `make check` too (slower).
 #   runtime  bookworm-slim with only the shared libraries the binary links,
 #            non-root (65532, as the Deployment runs it), no shell tools
-#            beyond the base image's (the Deployment's init container uses
-#            /bin/sh and install(1) from it).
+#            beyond the base image's.
 
 ARG DEBIAN_RELEASE=bookworm
 
@@ -34,11 +33,12 @@ RUN autoreconf -fi \
  && /out/usr/local/bin/streams-placer version
 
 FROM debian:${DEBIAN_RELEASE}-slim AS runtime
-# libmicrohttpd (HTTPS server), cJSON, libcurl + OpenSSL (API client and
-# TLS), SQLite (the standalone store), libyaml (kubeconfig files).
+# libmicrohttpd + GnuTLS (HTTPS server), cJSON, libcurl + OpenSSL (API
+# client and certificates), SQLite (the standalone store), libyaml
+# (kubeconfig files).
 RUN apt-get update \
  && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
-      libmicrohttpd12 libcjson1 libcurl4 libssl3 libsqlite3-0 libyaml-0-2 \
+      libmicrohttpd12 libgnutls30 libcjson1 libcurl4 libssl3 libsqlite3-0 libyaml-0-2 \
  && rm -rf /var/lib/apt/lists/*
 COPY --from=build /out/usr/local/bin/streams-placer /usr/local/bin/streams-placer
 # the state directory for standalone runs (in a cluster: an emptyDir)

@@ -3,28 +3,14 @@
  * they read and change; /readyz says 503 until everything is loaded and
  * again while stopping.
  */
-#include "app/app.h"
-
 #include <cjson/cJSON.h>
-#include <stdatomic.h>
 #include <string.h>
 
-#include "certs/certs.h"
+#include "app/app_internal.h"
 #include "scheduler/sched.h"
-#include "server/srv.h"
 #include "util/sp_alloc.h"
 #include "util/sp_log.h"
 #include "webhook/wh.h"
-
-struct app {
-    svc *svc;
-    kapi *api;                /* cluster mode only */
-    rec *rec;                 /* cluster mode only */
-    srv *server;
-    certs_pair tls;
-    int64_t cert_not_after;
-    atomic_bool ready;
-};
 
 /* ------------------------------------------------------------------------ */
 /* Routes                                                                     */
@@ -144,10 +130,7 @@ static sp_rc on_metrics(void *ctx, const srv_request *req, srv_response *resp)
     if (!rc)
         rc = svc_metrics_write(a->svc, &b);
     if (!rc)
-        rc = sp_buf_printf(&b, "# HELP streams_placer_cert_expiry_timestamp_seconds notAfter of the serving certificate.\n"
-                               "# TYPE streams_placer_cert_expiry_timestamp_seconds gauge\n"
-                               "streams_placer_cert_expiry_timestamp_seconds %lld\n",
-                           (long long)a->cert_not_after);
+        rc = app_reload_metrics(a, &b);
     if (!rc) {
         resp->status = 200;
         resp->content_type = "text/plain; version=0.0.4";
@@ -179,6 +162,7 @@ static sp_rc load_tls(app *a, const app_config *cfg, sp_err *err)
 {
     char *cert_path = NULL, *key_path = NULL;
     bool created = false;
+    int64_t not_after = 0;
     sp_rc rc;
 
     if (cfg->cert_path)
@@ -187,10 +171,13 @@ static sp_rc load_tls(app *a, const app_config *cfg, sp_err *err)
         rc = certs_ensure_self_signed(cfg->svc.state_dir, NULL, 0, &a->tls, &cert_path,
                                       &key_path, &created, err);
     if (!rc)
-        rc = certs_not_after(a->tls.cert_pem, &a->cert_not_after, err);
+        rc = certs_not_after(a->tls.cert_pem, &not_after, err);
+    atomic_store(&a->cert_not_after, not_after);
     if (!rc && !cfg->cert_path)
         sp_log(SP_LOG_INFO, created ? "certificate_created" : "certificate_loaded", "cert",
                cert_path, "key", key_path, NULL);
+    if (!rc && cfg->client_ca_path)
+        rc = certs_read_cert(cfg->client_ca_path, &a->client_ca, err);
     sp_free(cert_path);
     sp_free(key_path);
     return rc;
@@ -246,10 +233,13 @@ sp_rc app_start(const app_config *cfg, app **out, sp_err *err)
     sc.port = cfg->port;
     sc.cert_pem = a->tls.cert_pem;
     sc.key_pem = a->tls.key_pem;
+    sc.client_ca_pem = a->client_ca;
     sc.max_body = cfg->max_body;
     sc.threads = cfg->threads;
     if (!rc)
         rc = srv_start(&sc, routes, sizeof(routes) / sizeof(routes[0]), a, &a->server, err);
+    if (!rc)
+        rc = app_reload_start(a, cfg, err);
     if (rc) {
         app_stop(a, 0);
         return rc;
@@ -274,10 +264,12 @@ void app_stop(app *a, unsigned drain_ms)
     if (!a)
         return;
     atomic_store(&a->ready, false);
+    app_reload_stop(a);
     srv_stop(a->server, drain_ms);
     rec_stop(a->rec);
     svc_close(a->svc);
     kapi_free(a->api);
     certs_pair_free(&a->tls);
+    sp_free(a->client_ca);
     sp_free(a);
 }

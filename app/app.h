@@ -7,7 +7,8 @@
  * state is kept in an embedded store; in a cluster, a reconciler keeps it
  * in step with the API server and writes every decision there, only the
  * leader answers the extender (the others say 503), and /readyz waits for
- * the caches to be synced.
+ * the caches to be synced. A changed certificate or policy file is picked
+ * up while serving (app_reload.c).
  */
 #ifndef SP_APP_H
 #define SP_APP_H
@@ -24,6 +25,10 @@ typedef struct app_config {
     uint16_t port;            /* 0: any free port */
     const char *cert_path;    /* serving certificate and key (PEM); both NULL: */
     const char *key_path;     /*   a self-signed pair in the state directory */
+    const char *client_ca_path; /* NULL: any caller; else callers must present a
+                               * certificate signed by a CA in this PEM file */
+    unsigned reload_period_ms; /* how often the certificate, key and policy files
+                               * are looked at for changes; 0: 2000 */
     svc_config svc;
     size_t max_body;          /* 0: the server's default */
     unsigned threads;         /* 0: one per CPU */

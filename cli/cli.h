@@ -22,4 +22,8 @@ void cli_serve_usage(FILE *f);
 int cli_certs(int argc, char **argv);
 void cli_certs_usage(FILE *f);
 
+/* `streams-placer policy check`: 0 valid, 1 invalid or bad usage. */
+int cli_policy(int argc, char **argv);
+void cli_policy_usage(FILE *f);
+
 #endif /* SP_CLI_H */

@@ -34,7 +34,8 @@ typedef struct serve_args {
     bool leader_elect;
     const char *lease_name, *lease_namespace;
     int64_t lease_duration_s, renew_deadline_s, retry_period_s;
-    const char *cert, *key;
+    const char *cert, *key, *client_ca;
+    int64_t reload_period_s;
     const char *state_dir;
     const char *policy, *nodes, *hostpools, *pods;
     const char *port_file;
@@ -46,6 +47,7 @@ typedef struct serve_args {
 void cli_serve_usage(FILE *f)
 {
     fputs("usage: streams-placer serve [--listen ADDR:PORT] [--tls-cert FILE --tls-key FILE]\n"
+          "           [--client-ca FILE] [--reload-period S]\n"
           "           [--state-dir DIR] [--policy FILE] [--nodes FILE] [--hostpools FILE]\n"
           "           [--pods FILE]\n"
           "           [--max-body BYTES] [--threads N] [--drain-timeout SECONDS]\n"
@@ -59,10 +61,16 @@ void cli_serve_usage(FILE *f)
           "  --listen ADDR:PORT     address and port (default " DEFAULT_LISTEN " standalone,\n"
           "                         " DEFAULT_CLUSTER_LISTEN " in a cluster; port 0: any)\n"
           "  --tls-cert, --tls-key  serving certificate and key (PEM); without them a\n"
-          "                         self-signed pair is created in the state directory\n"
+          "                         self-signed pair is created in the state directory;\n"
+          "                         a changed pair is served from the next handshake on\n"
+          "  --client-ca FILE       callers must present a client certificate signed by a\n"
+          "                         CA in FILE (PEM); default: no client certificates\n"
+          "  --reload-period S      look for changed certificate, key and policy files\n"
+          "                         every S seconds (default 2)\n"
           "  --state-dir DIR        the embedded store and generated certificates\n"
           "                         (default " DEFAULT_STATE_DIR ")\n"
-          "  --policy FILE          the policy (policy.json); default: built-in\n"
+          "  --policy FILE          the policy (policy.json); default: built-in. Reloaded\n"
+          "                         when it changes; an invalid one keeps the last good\n"
           "  --nodes FILE           Node objects (kubectl get nodes -o json), for\n"
           "                         nodeCacheCapable extender calls\n"
           "  --hostpools FILE       HostPool objects (kubectl get hostpools -A -o json)\n"
@@ -120,6 +128,8 @@ static int parse_option(int opt, const char *value, serve_args *a)
     case 'l': a->listen = value; return 0;
     case 'c': a->cert = value; return 0;
     case 'k': a->key = value; return 0;
+    case 'A': a->client_ca = value; return 0;
+    case 'r': return parse_number("--reload-period", value, 1, 3600, &a->reload_period_s);
     case 's': a->state_dir = value; return 0;
     case 'p': a->policy = value; return 0;
     case 'n': a->nodes = value; return 0;
@@ -158,6 +168,7 @@ static int parse_args(int argc, char **argv, serve_args *a)
     static const struct option opts[] = {
         { "listen", required_argument, NULL, 'l' },    { "tls-cert", required_argument, NULL, 'c' },
         { "tls-key", required_argument, NULL, 'k' },   { "state-dir", required_argument, NULL, 's' },
+        { "client-ca", required_argument, NULL, 'A' }, { "reload-period", required_argument, NULL, 'r' },
         { "policy", required_argument, NULL, 'p' },    { "nodes", required_argument, NULL, 'n' },
         { "hostpools", required_argument, NULL, 'o' }, { "pods", required_argument, NULL, 'P' },
         { "max-body", required_argument, NULL, 'b' },
@@ -180,6 +191,7 @@ static int parse_args(int argc, char **argv, serve_args *a)
     a->retry_period_s = 2;
     a->state_dir = DEFAULT_STATE_DIR;
     a->drain_s = DEFAULT_DRAIN_S;
+    a->reload_period_s = 2;
     optind = 1;
     opterr = 0;
     while ((opt = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
@@ -263,6 +275,8 @@ static sp_rc start(const serve_args *a, app **out, sp_err *err)
     cfg.address = addr;
     cfg.cert_path = a->cert;
     cfg.key_path = a->key;
+    cfg.client_ca_path = a->client_ca;
+    cfg.reload_period_ms = (unsigned)a->reload_period_s * 1000;
     cfg.svc.state_dir = a->state_dir;
     cfg.svc.policy_path = a->policy;
     cfg.svc.nodes_path = a->nodes;

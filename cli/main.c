@@ -21,6 +21,7 @@ static const command commands[] = {
     { "plan", "place pending PEs offline and explain what cannot be placed", cli_plan,
       cli_plan_usage },
     { "certs", "create and inspect serving certificates", cli_certs, cli_certs_usage },
+    { "policy", "check a policy file before it goes live", cli_policy, cli_policy_usage },
 };
 
 #define N_COMMANDS (sizeof(commands) / sizeof(commands[0]))

@@ -234,6 +234,16 @@ sp_rc place_state_new(const place_policy *p, place_state **out)
 void place_state_free(place_state *st);
 
 /*
+ * A changed policy for a live state: the default pool, isolation scope,
+ * balancing and gang wait apply from the next check, filter or plan. The
+ * tag prefix is NOT changed (every node's tags were read with the one the
+ * state was created with; a new prefix needs a new state). SP_ENOMEM leaves
+ * the old policy in place.
+ */
+sp_rc place_state_set_policy(place_state *st, const place_policy *p)
+    __attribute__((warn_unused_result));
+
+/*
  * Add or replace a node by name. Replacing keeps the PEs and usage on it.
  * *node_out (may be NULL) receives its index, stable until it is removed.
  */

@@ -116,6 +116,20 @@ sp_rc place_state_new(const place_policy *p, place_state **out)
     return SP_OK;
 }
 
+sp_rc place_state_set_policy(place_state *st, const place_policy *p)
+{
+    char *pool = NULL;
+
+    if (p->default_pool && *p->default_pool && !(pool = sp_strdup(p->default_pool)))
+        return SP_ENOMEM;
+    sp_free(st->default_pool);
+    st->default_pool = pool;
+    st->isolation_scope = p->isolation_scope;
+    st->balancing = p->balancing;
+    st->gang_wait = p->gang_wait;
+    return SP_OK;
+}
+
 static void free_taints(pl_taint *t, size_t n)
 {
     for (size_t i = 0; i < n; i++) {

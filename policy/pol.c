@@ -342,24 +342,58 @@ static sp_rc unknown_field(const char *name, sp_err *err)
                       q, hint, known);
 }
 
-/* Refuse fields we do not know and fields given twice. */
-static sp_rc check_fields(const cJSON *root, sp_err *err)
+/* Where a parse puts its errors: up to max of them, *n counting all. */
+typedef struct errors {
+    sp_err *v;
+    size_t max, n;
+    sp_rc first;               /* the code of the first error, SP_OK: none */
+} errors;
+
+static void add_error(errors *e, const sp_err *err)
+{
+    if (!e->first)
+        e->first = err->rc;
+    if (e->n < e->max)
+        e->v[e->n] = *err;
+    e->n++;
+}
+
+/* Refuse fields we do not know and fields given twice, each one. */
+static void check_fields(const cJSON *root, errors *e)
 {
     const char *seen[N_FIELDS] = { 0 };
     const cJSON *v;
     size_t i;
 
     cJSON_ArrayForEach(v, root) {
+        sp_err err = { SP_OK, "" };
+
         for (i = 0; i < N_FIELDS; i++)
             if (v->string && sp_strcaseeq(v->string, fields[i].name))
                 break;
         if (i == N_FIELDS)
-            return unknown_field(v->string ? v->string : "", err);
-        if (seen[i])
-            return sp_err_set(err, SP_EPARSE,
-                              "%s: given twice (as \"%s\" and \"%s\"); give it "
-                              "once", fields[i].name, seen[i], v->string);
-        seen[i] = v->string;
+            unknown_field(v->string ? v->string : "", &err);
+        else if (seen[i])
+            sp_err_set(&err, SP_EPARSE, "%s: given twice (as \"%s\" and \"%s\"); give it "
+                       "once", fields[i].name, seen[i], v->string);
+        else
+            seen[i] = v->string;
+        if (err.rc)
+            add_error(e, &err);
+    }
+}
+
+/* Read every known field into p, each error on its own. SP_ENOMEM stops. */
+static sp_rc read_fields(const cJSON *root, pol_policy *p, errors *e)
+{
+    for (size_t i = 0; i < N_FIELDS; i++) {
+        sp_err err = { SP_OK, "" };
+        sp_rc rc = fields[i].fn(root, p, &err);
+
+        if (rc == SP_ENOMEM)
+            return rc;
+        if (rc)
+            add_error(e, &err);
     }
     return SP_OK;
 }
@@ -389,40 +423,60 @@ sp_rc pol_default(pol_policy **out)
     return SP_OK;
 }
 
-sp_rc pol_parse(const char *json, size_t len, pol_policy **out, sp_err *err)
+/* Parse a policy document, collecting every error in e; *out only when
+ * there is none. */
+static sp_rc parse(const char *json, size_t len, pol_policy **out, errors *e)
 {
     pol_policy *p = NULL;
     cJSON *root = NULL;
-    sp_rc rc;
+    sp_err err = { SP_OK, "" };
+    sp_rc rc = SP_OK;
 
     *out = NULL;
     if (len > POL_MAX_BYTES)
-        return sp_err_set(err, SP_ELIMIT, "the policy is %zu bytes, more than "
-                          "the limit of %u", len, POL_MAX_BYTES);
-    rc = kobj_parse_json(json, len, &root, err);
-    if (rc)
-        goto out;
-    if (!cJSON_IsObject(root)) {
-        rc = kobj_type_error(err, "", "a JSON object of policy fields", root);
-        goto out;
-    }
-    rc = check_fields(root, err);
-    if (rc)
-        goto out;
-    rc = pol_default(&p);
-    if (rc) {
-        sp_err_set(err, rc, "out of memory reading the policy");
+        sp_err_set(&err, SP_ELIMIT, "the policy is %zu bytes, more than the limit of %u",
+                   len, POL_MAX_BYTES);
+    else if (!kobj_parse_json(json, len, &root, &err) && !cJSON_IsObject(root))
+        kobj_type_error(&err, "", "a JSON object of policy fields", root);
+    if (err.rc) {
+        add_error(e, &err);
         goto out;
     }
-    for (size_t i = 0; i < N_FIELDS && !rc; i++)
-        rc = fields[i].fn(root, p, err);
-    if (rc)
+    check_fields(root, e);
+    if ((rc = pol_default(&p)) || (rc = read_fields(root, p, e))) {
+        sp_err_set(&err, rc, "out of memory reading the policy");
+        add_error(e, &err);
         goto out;
-    *out = p;
-    p = NULL;
+    }
+    if (!e->n) {
+        *out = p;
+        p = NULL;
+    }
 out:
     pol_free(p);
     cJSON_Delete(root);
+    return e->first;
+}
+
+sp_rc pol_parse(const char *json, size_t len, pol_policy **out, sp_err *err)
+{
+    sp_err first = { SP_OK, "" };
+    errors e = { &first, 1, 0, SP_OK };
+    sp_rc rc = parse(json, len, out, &e);
+
+    if (rc && err)
+        *err = first;
+    return rc;
+}
+
+sp_rc pol_check(const char *json, size_t len, sp_err *errs, size_t max, size_t *n_errs)
+{
+    errors e = { errs, max, 0, SP_OK };
+    pol_policy *p = NULL;
+    sp_rc rc = parse(json, len, &p, &e);
+
+    pol_free(p);
+    *n_errs = e.n;
     return rc;
 }
 

@@ -70,6 +70,14 @@ sp_rc pol_default(pol_policy **out) __attribute__((warn_unused_result));
 sp_rc pol_parse(const char *json, size_t len, pol_policy **out, sp_err *err)
     __attribute__((warn_unused_result));
 
+/*
+ * Every error in a policy document, for `streams-placer policy check`: the
+ * first max of them in errs, *n_errs how many there are in all (0: the
+ * policy is good). Returns the code of the first error, or SP_OK.
+ */
+sp_rc pol_check(const char *json, size_t len, sp_err *errs, size_t max, size_t *n_errs)
+    __attribute__((warn_unused_result));
+
 void pol_free(pol_policy *p);
 
 /* The engine's part of p, its strings borrowed from p. */

@@ -4,7 +4,7 @@
 set -eu
 
 PACKAGES="build-essential autoconf automake pkg-config \
-libmicrohttpd-dev libcjson-dev libcurl4-openssl-dev libssl-dev libcunit1-dev \
+libmicrohttpd-dev libgnutls28-dev libcjson-dev libcurl4-openssl-dev libssl-dev libcunit1-dev \
 libsqlite3-dev libyaml-dev openssl curl python3 python3-yaml valgrind"
 
 missing=""

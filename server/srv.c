@@ -18,6 +18,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "server/srv_tls.h"
 #include "util/sp_alloc.h"
 #include "util/sp_log.h"
 #include "util/sp_str.h"
@@ -55,6 +56,7 @@ struct srv {
     size_t max_body;
     uint16_t port;
     atomic_int in_flight;
+    srv_tls *tls;              /* NULL: plaintext */
     route_stats *stats;        /* n_routes + 1: the last counts unknown paths */
 };
 
@@ -458,15 +460,28 @@ static unsigned cpu_count(void)
     return n > 0 && n < 256 ? (unsigned)n : 2;
 }
 
+static void on_connection(void *cls, struct MHD_Connection *c, void **socket_context,
+                          enum MHD_ConnectionNotificationCode code)
+{
+    srv *s = cls;
+
+    if (code == MHD_CONNECTION_NOTIFY_STARTED && s->tls)
+        srv_tls_on_connection(s->tls, c, socket_context);
+}
+
 static struct MHD_Daemon *start_daemon(srv *s, const srv_config *cfg,
                                        const struct sockaddr_storage *addr, bool v6)
 {
     unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ITC |
-                     MHD_USE_ERROR_LOG | (v6 ? MHD_USE_IPv6 : 0);
-    bool tls = cfg->cert_pem && cfg->key_pem;
+                     MHD_USE_ERROR_LOG | (v6 ? MHD_USE_IPv6 : 0) | (s->tls ? MHD_USE_TLS : 0);
+    struct MHD_OptionItem tls[] = {
+        { MHD_OPTION_HTTPS_CERT_CALLBACK, 0, (void *)(uintptr_t)srv_tls_retrieve },
+        { MHD_OPTION_HTTPS_PRIORITIES, 0, (void *)(uintptr_t)TLS_PRIORITIES },
+        { cfg->client_ca_pem ? MHD_OPTION_HTTPS_MEM_TRUST : MHD_OPTION_END, 0,
+          (void *)(uintptr_t)cfg->client_ca_pem },
+        { MHD_OPTION_END, 0, NULL },
+    };
 
-    if (tls)
-        flags |= MHD_USE_TLS;
     return MHD_start_daemon(
         flags, 0, NULL, NULL, on_request, s,
         MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, s,
@@ -478,11 +493,17 @@ static struct MHD_Daemon *start_daemon(srv *s, const srv_config *cfg,
         MHD_OPTION_CONNECTION_TIMEOUT,
         cfg->conn_timeout_s ? cfg->conn_timeout_s : SRV_DEFAULT_CONN_TIMEOUT,
         MHD_OPTION_NOTIFY_COMPLETED, on_completed, s,
+        MHD_OPTION_NOTIFY_CONNECTION, on_connection, s,
         /* without TLS the option list ends here */
-        tls ? MHD_OPTION_HTTPS_MEM_CERT : MHD_OPTION_END, cfg->cert_pem,
-        MHD_OPTION_HTTPS_MEM_KEY, cfg->key_pem,
-        MHD_OPTION_HTTPS_PRIORITIES, TLS_PRIORITIES,
+        s->tls ? MHD_OPTION_ARRAY : MHD_OPTION_END, tls,
         MHD_OPTION_END);
+}
+
+static void srv_free(srv *s)
+{
+    srv_tls_free(s->tls);
+    sp_free(s->stats);
+    sp_free(s);
 }
 
 sp_rc srv_start(const srv_config *cfg, const srv_route *routes, size_t n_routes, void *ctx,
@@ -507,19 +528,31 @@ sp_rc srv_start(const srv_config *cfg, const srv_route *routes, size_t n_routes,
     s->n_routes = n_routes;
     s->ctx = ctx;
     s->max_body = cfg->max_body ? cfg->max_body : SRV_DEFAULT_MAX_BODY;
+    if (cfg->cert_pem && cfg->key_pem &&
+        (rc = srv_tls_new(cfg->cert_pem, cfg->key_pem, cfg->client_ca_pem != NULL, &s->tls,
+                          err))) {
+        srv_free(s);
+        return rc;
+    }
     s->daemon = start_daemon(s, cfg, &addr, v6);
     if (!s->daemon) {
-        sp_free(s->stats);
-        sp_free(s);
+        srv_free(s);
         return sp_err_set(err, SP_EIO,
                           "cannot listen on %s port %u (in use, not a local address, or "
-                          "a bad certificate or key): see the http log line above",
+                          "a bad client CA): see the http log line above",
                           cfg->address, (unsigned)cfg->port);
     }
     info = MHD_get_daemon_info(s->daemon, MHD_DAEMON_INFO_BIND_PORT);
     s->port = info ? info->port : cfg->port;
     *out = s;
     return SP_OK;
+}
+
+sp_rc srv_set_certificate(srv *s, const char *cert_pem, const char *key_pem, sp_err *err)
+{
+    if (!s->tls)
+        return sp_err_set(err, SP_EINVAL, "this server has no TLS to change");
+    return srv_tls_swap(s->tls, cert_pem, key_pem, err);
 }
 
 uint16_t srv_port(const srv *s)
@@ -543,6 +576,5 @@ void srv_stop(srv *s, unsigned drain_ms)
         waited += 10;
     }
     MHD_stop_daemon(s->daemon);
-    sp_free(s->stats);
-    sp_free(s);
+    srv_free(s);
 }

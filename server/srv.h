@@ -7,7 +7,9 @@
  * connection limit, a per-IP limit and an idle timeout; it counts requests
  * and latency per route for /metrics, and stops gracefully (no new
  * connections, requests in flight finish). A query string ("?timeout=10s",
- * as kube-apiserver appends) never changes the route.
+ * as kube-apiserver appends) never changes the route. Its certificate can
+ * be replaced while it serves, and callers can be required to present a
+ * client certificate.
  */
 #ifndef SP_SRV_H
 #define SP_SRV_H
@@ -60,6 +62,8 @@ typedef struct srv_config {
     uint16_t port;             /* 0: any free port (read it with srv_port) */
     const char *cert_pem;      /* TLS certificate chain and key, PEM; both */
     const char *key_pem;       /*   NULL only for a plaintext listener */
+    const char *client_ca_pem; /* NULL: any client; else callers must present a
+                                * certificate this CA (PEM bundle) signed */
     size_t max_body;           /* 0: SRV_DEFAULT_MAX_BODY */
     unsigned threads;          /* 0: one per CPU */
     unsigned conn_limit;       /* 0: SRV_DEFAULT_CONN_LIMIT */
@@ -74,6 +78,15 @@ typedef struct srv_config {
  */
 sp_rc srv_start(const srv_config *cfg, const srv_route *routes, size_t n_routes,
                 void *ctx, srv **out, sp_err *err) __attribute__((warn_unused_result));
+
+/*
+ * Serve a new certificate chain and key (PEM) from the next TLS handshake
+ * on; connections already open keep the one they began with, so nothing is
+ * dropped. On failure (SP_EINVAL: no TLS, or the pair does not load or
+ * does not belong together) the current one stays. Thread-safe.
+ */
+sp_rc srv_set_certificate(srv *s, const char *cert_pem, const char *key_pem, sp_err *err)
+    __attribute__((warn_unused_result));
 
 /* The port the server listens on. */
 uint16_t srv_port(const srv *s);

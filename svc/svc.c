@@ -60,6 +60,9 @@ struct svc {
     atomic_ullong decisions[PH_COUNT];
     atomic_ullong rejections[PLACE_R_JOB + 1];
     atomic_ullong admissions[2][2]; /* [mutate][allowed] */
+    char *policy_path;        /* NULL: the built-in policy, never reloaded */
+    atomic_ullong policy_reloads[2]; /* [failed] */
+    atomic_bool policy_valid;  /* the last reload worked (or none was tried) */
 };
 
 static int64_t wall_clock(void)
@@ -906,6 +909,16 @@ sp_rc svc_metrics_write(svc *c, sp_buf *out)
             rc = sp_buf_printf(out, "streams_placer_admission_reviews_total{webhook=\"%s\",allowed=\"%s\"} %llu\n",
                                m ? "mutate" : "validate", a ? "true" : "false",
                                atomic_load(&c->admissions[m][a]));
+    if (!rc)
+        rc = sp_buf_printf(out, "# HELP streams_placer_policy_reloads_total Policy reloads, by result.\n"
+                                "# TYPE streams_placer_policy_reloads_total counter\n"
+                                "streams_placer_policy_reloads_total{result=\"success\"} %llu\n"
+                                "streams_placer_policy_reloads_total{result=\"error\"} %llu\n"
+                                "# HELP streams_placer_policy_valid 1 when the last policy read was valid.\n"
+                                "# TYPE streams_placer_policy_valid gauge\n"
+                                "streams_placer_policy_valid %d\n",
+                           atomic_load(&c->policy_reloads[0]), atomic_load(&c->policy_reloads[1]),
+                           atomic_load(&c->policy_valid) ? 1 : 0);
     svc_lock(c);
     reserved = c->n_reserved;
     svc_unlock(c);
@@ -951,6 +964,69 @@ static sp_rc load_policy(const char *path, pol_policy **out, sp_err *err)
         rc = pol_parse(data, len, out, err);
     sp_free(data);
     return rc ? sp_err_prefix(err, "policy %s", path) : SP_OK;
+}
+
+/* The tag prefix stays what the state was built with: keep it in p. */
+static sp_rc keep_tag_prefix(const pol_policy *old, pol_policy *p)
+{
+    char *prefix;
+
+    if (strcmp(old->tag_prefix, p->tag_prefix) == 0)
+        return SP_OK;
+    if (!(prefix = sp_strdup(old->tag_prefix)))
+        return SP_ENOMEM;
+    sp_log(SP_LOG_WARN, "policy_field_needs_restart", "field", "tagLabelPrefix", "running",
+           old->tag_prefix, "new", p->tag_prefix, "reason",
+           "node tags were read with the running prefix; restart to use the new one", NULL);
+    sp_free(p->tag_prefix);
+    p->tag_prefix = prefix;
+    return SP_OK;
+}
+
+/* Swap in p (taken) under the lock. */
+static sp_rc apply_policy(svc *c, pol_policy *p, sp_err *err)
+{
+    place_policy pp;
+    sp_rc rc;
+
+    svc_lock(c);
+    rc = keep_tag_prefix(c->policy, p);
+    pol_to_place(p, &pp);
+    if (!rc)
+        rc = place_state_set_policy(c->st, &pp);
+    if (!rc) {
+        pol_free(c->policy);
+        c->policy = p;
+        p = NULL;
+    }
+    svc_unlock(c);
+    pol_free(p);
+    return rc ? sp_err_set(err, rc, "out of memory applying the policy") : SP_OK;
+}
+
+sp_rc svc_reload_policy(svc *c, sp_err *err)
+{
+    pol_policy *p = NULL;
+    sp_rc rc;
+
+    if (!c->policy_path)
+        return sp_err_set(err, SP_EINVAL, "no policy file to reload: the built-in policy is in use");
+    rc = load_policy(c->policy_path, &p, err);
+    if (!rc)
+        rc = apply_policy(c, p, err);
+    atomic_fetch_add(&c->policy_reloads[rc ? 1 : 0], 1);
+    atomic_store(&c->policy_valid, rc == SP_OK);
+    if (rc)
+        return rc;
+    svc_lock(c);
+    sp_log(SP_LOG_INFO, "policy_reloaded", "path", c->policy_path, "mode",
+           pol_mode_name(c->policy->mode), "isolationScope",
+           pol_isolation_scope_name(c->policy->isolation_scope), "balancing",
+           pol_balancing_name(c->policy->balancing), "gangWait",
+           c->policy->gang_wait ? "true" : "false", "defaultHostPool",
+           c->policy->default_pool ? c->policy->default_pool : "", NULL);
+    svc_unlock(c);
+    return SP_OK;
 }
 
 static sp_rc load_pool_row(void *ctx, const char *ns, const char *name, const char *json,
@@ -1057,7 +1133,11 @@ sp_rc svc_open(const svc_config *cfg, svc **out, sp_err *err)
     sp_map_init(&c->rec_index);
     sp_map_init(&c->stored_pools);
     c->now = wall_clock;
-    rc = load_policy(cfg->policy_path, &c->policy, err);
+    atomic_init(&c->policy_valid, true);
+    if (cfg->policy_path && !(c->policy_path = sp_strdup(cfg->policy_path)))
+        rc = sp_err_set(err, SP_ENOMEM, "out of memory");
+    else
+        rc = load_policy(cfg->policy_path, &c->policy, err);
     if (!rc)
         rc = load_files(c, cfg, err);
     if (!rc && cfg->sink)
@@ -1086,6 +1166,7 @@ void svc_close(svc *c)
     store_close(c->db);
     place_state_free(c->st);
     pol_free(c->policy);
+    sp_free(c->policy_path);
     pthread_mutex_destroy(&c->lock);
     sp_free(c);
 }

@@ -65,6 +65,18 @@ sp_rc svc_open(const svc_config *cfg, svc **out, sp_err *err)
     __attribute__((warn_unused_result));
 void svc_close(svc *c);
 
+/*
+ * Re-read the policy file the service was opened with and apply it from
+ * the next decision on: mode, isolation scope, balancing, gang wait,
+ * default pool, TTLs, scheduler name and namespaces (those apply to pods
+ * learned from then on). A new tagLabelPrefix waits for a restart (logged).
+ * An unreadable or invalid file changes nothing: the last good policy
+ * stays, err says why (for the caller to log), and it is counted in the
+ * metrics (streams_placer_policy_reloads_total, streams_placer_policy_valid).
+ * A new policy is logged. Takes the lock itself.
+ */
+sp_rc svc_reload_policy(svc *c, sp_err *err) __attribute__((warn_unused_result));
+
 /* Test hook: the clock (unix seconds) reservations are timed with. */
 void svc_set_clock(svc *c, int64_t (*now)(void));
 

@@ -28,12 +28,7 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 99' INT TERM
 umask 022
-failures=0
-
-fail() {
-    echo "FAIL: $*" >&2
-    failures=$((failures + 1))
-}
+. "${top_srcdir:-.}/tests/test_lib.sh"
 
 # Run the binary (bounded), stdout to $tmp/out, stderr to $tmp/err.
 run() {
@@ -51,11 +46,6 @@ expect() {
         fail "streams-placer $*: exit $got, expected $want"
         sed 's/^/    /' "$tmp/err" >&2
     fi
-}
-
-# has FILE TEXT: FILE contains TEXT (fixed string).
-has() {
-    grep -qF -- "$2" "$1" || fail "$(basename "$1") lacks '$2'"
 }
 
 mode_is() {  # file, octal mode
@@ -268,5 +258,4 @@ has "$tmp/err" "unknown subcommand 'frobnicate'"
 expect 0 certs --help
 has "$tmp/out" "usage: streams-placer certs create"
 
-[ "$failures" -eq 0 ] || { echo "$failures failure(s)" >&2; exit 1; }
-exit 0
+finish certs

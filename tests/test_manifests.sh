@@ -36,12 +36,7 @@ python3 -c 'import yaml' 2>/dev/null || { echo "python3 PyYAML (python3-yaml) no
 tmp="$(mktemp -d "${TMPDIR:-/tmp}/test_manifests.XXXXXX")" || exit 99
 trap 'rm -rf "$tmp"' EXIT
 trap 'exit 99' INT TERM
-failures=0
-
-fail() {
-    echo "FAIL: $*" >&2
-    failures=$((failures + 1))
-}
+. "${top_srcdir:-.}/tests/test_lib.sh"
 
 # The base, as `kubectl apply -k manifests/` would send it.
 if ! kubectl kustomize "$srcdir/manifests" >"$tmp/base.yaml" 2>"$tmp/err"; then
@@ -803,9 +798,4 @@ rc=$?
 [ $rc -eq 0 ] || failures=$((failures + 1))
 [ $rc -eq 0 ] || [ $rc -eq 1 ] || exit 99
 
-if [ "$failures" -ne 0 ]; then
-    echo "test_manifests: $failures failure(s)" >&2
-    exit 1
-fi
-echo "test_manifests: ok"
-exit 0
+finish test_manifests

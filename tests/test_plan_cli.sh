@@ -28,12 +28,7 @@ command -v python3 >/dev/null 2>&1 || { echo "python3 not found: skip" >&2; exit
 
 tmp="$(mktemp -d "${TMPDIR:-/tmp}/test_plan_cli.XXXXXX")" || exit 99
 trap 'rm -rf "$tmp"' EXIT INT TERM
-failures=0
-
-fail() {
-    echo "FAIL: $*" >&2
-    failures=$((failures + 1))
-}
+. "${top_srcdir:-.}/tests/test_lib.sh"
 
 # Normalise JSON on stdin: sorted keys, fixed indentation.
 norm() {
@@ -222,5 +217,4 @@ else
     echo "fixtures not found at $fixtures: that part skipped" >&2
 fi
 
-[ "$failures" = 0 ] || { echo "$failures failure(s)" >&2; exit 1; }
-exit 0
+finish plan

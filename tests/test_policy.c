@@ -386,6 +386,37 @@ static void t_long_values_are_cut(void)
     SP_ASSERT_STR(parse_error(doc, SP_EPARSE), want);
 }
 
+/* pol_check lists every error: unknown and repeated fields first, in
+ * document order, then each bad value, in the order of the fields in
+ * pol.h; a good policy has none. */
+static void t_check_lists_every_error(void)
+{
+    static const char doc[] =
+        "{\"isolationScop\": \"job\", \"mode\": \"dry-run\", \"MODE\": \"audit\", "
+        "\"reservationTTLSeconds\": 0, \"gangWait\": \"yes\"}";
+    sp_err errs[8];
+    size_t n = 99;
+
+    CU_ASSERT_EQUAL(pol_check(doc, strlen(doc), errs, 8, &n), SP_EPARSE);
+    CU_ASSERT_EQUAL_FATAL(n, 5);
+    SP_ASSERT_CONTAINS(errs[0].msg, "unknown field \"isolationScop\"; did you mean "
+                                    "\"isolationScope\"?");
+    SP_ASSERT_STR(errs[1].msg, "mode: given twice (as \"mode\" and \"MODE\"); give it once");
+    SP_ASSERT_STR(errs[2].msg, "reservationTTLSeconds: must be an integer from 1 to 3600, "
+                               "got a number (0)");
+    SP_ASSERT_STR(errs[3].msg, "mode: must be \"enforce\" or \"audit\", got a string "
+                               "(\"dry-run\")");
+    SP_ASSERT_STR(errs[4].msg, "gangWait: must be true or false, got a string (\"yes\")");
+
+    /* fewer slots than errors: the count is still whole */
+    CU_ASSERT_EQUAL(pol_check(doc, strlen(doc), errs, 2, &n), SP_EPARSE);
+    CU_ASSERT_EQUAL(n, 5);
+    CU_ASSERT_EQUAL(pol_check("{}", 2, errs, 8, &n), SP_OK);
+    CU_ASSERT_EQUAL(n, 0);
+    CU_ASSERT_EQUAL(pol_check("{", 1, errs, 8, &n), SP_EPARSE);
+    CU_ASSERT_EQUAL(n, 1);
+}
+
 /* ------------------------------------------------------------------------ */
 /* Out of memory                                                              */
 /* ------------------------------------------------------------------------ */
@@ -439,6 +470,7 @@ static const sp_test tests[] = {
     SP_TEST(t_bad_namespaces),
     SP_TEST(t_too_many_namespaces),
     SP_TEST(t_long_values_are_cut),
+    SP_TEST(t_check_lists_every_error),
     SP_TEST(t_out_of_memory),
     SP_TEST_END,
 };

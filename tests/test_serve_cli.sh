@@ -8,6 +8,7 @@
 # Exit status: 0 pass, 1 fail, 77 skip, 99 error.
 
 : "${top_builddir:=.}"
+: "${top_srcdir:=.}"
 
 bin="$(cd "$top_builddir" 2>/dev/null && pwd)/streams-placer"
 [ -x "$bin" ] || { echo "no binary at $bin" >&2; exit 99; }
@@ -23,12 +24,7 @@ cleanup() {
 }
 trap cleanup EXIT
 trap 'exit 99' INT TERM
-failures=0
-
-fail() {
-    echo "FAIL: $*" >&2
-    failures=$((failures + 1))
-}
+. "${top_srcdir:-.}/tests/test_lib.sh"
 
 # start DIR [ARGS...]: serve on port 0 with state in DIR; sets pid and url.
 start() {
@@ -46,11 +42,6 @@ start() {
     done
     [ -s "$dir/port" ] || { cat "$dir/log" >&2; echo "server did not start" >&2; exit 99; }
     url="https://127.0.0.1:$(cat "$dir/port")"
-}
-
-# has FILE TEXT: FILE contains TEXT (fixed string).
-has() {
-    grep -qF -- "$2" "$1" || fail "$(basename "$1") lacks '$2'"
 }
 
 # refuses TEXT ARGS...: serve exits 1 at once with TEXT on stderr.
@@ -114,6 +105,4 @@ kill -TERM $pid
 wait $pid
 pid=
 
-[ "$failures" -eq 0 ] || { echo "$failures failure(s)" >&2; exit 1; }
-echo "serve: all checks passed"
-exit 0
+finish serve

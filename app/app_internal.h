@@ -1,0 +1,67 @@
+/*
+ * What the parts of app/ share (internal): the assembled server, and the
+ * reload loop (app_reload.c) that keeps its certificate and policy current
+ * while it serves.
+ */
+#ifndef SP_APP_INTERNAL_H
+#define SP_APP_INTERNAL_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <sys/stat.h>
+
+#include "app/app.h"
+#include "certs/certs.h"
+#include "server/srv.h"
+
+/* What a watched file looked like: a change of any field is a change. */
+typedef struct app_file_sig {
+    bool exists;
+    dev_t dev;
+    ino_t ino;
+    off_t size;
+    struct timespec mtime;
+} app_file_sig;
+
+/* A file the reload loop watches: the signature last applied, and the one
+ * seen at the previous look (a change is applied once it holds still for
+ * one period, so that a file being written is not read half done). */
+typedef struct app_watched {
+    char *path;                /* NULL: not watched */
+    app_file_sig applied, seen;
+} app_watched;
+
+struct app {
+    svc *svc;
+    kapi *api;                 /* cluster mode only */
+    rec *rec;                  /* cluster mode only */
+    srv *server;
+    certs_pair tls;
+    char *client_ca;           /* PEM, or NULL: callers are not asked */
+    atomic_llong cert_not_after;
+    atomic_bool ready;
+
+    /* the reload loop */
+    bool reload_inited;
+    pthread_t reloader;
+    bool reloader_running;
+    pthread_mutex_t wait_lock;
+    pthread_cond_t wake;
+    atomic_bool stopping;
+    unsigned period_ms;
+    app_watched cert, key, policy;
+    atomic_ullong cert_reloads[2];  /* [failed] */
+};
+
+/* Start the reload loop for what cfg names (files given on the command
+ * line); a no-op when nothing is watched. */
+sp_rc app_reload_start(app *a, const app_config *cfg, sp_err *err)
+    __attribute__((warn_unused_result));
+
+/* Stop the loop and free what it holds; safe when it never started. */
+void app_reload_stop(app *a);
+
+/* Append the reload metrics (Prometheus text). */
+sp_rc app_reload_metrics(app *a, sp_buf *out) __attribute__((warn_unused_result));
+
+#endif /* SP_APP_INTERNAL_H */
