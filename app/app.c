@@ -126,7 +126,8 @@ static sp_rc on_metrics(void *ctx, const srv_request *req, srv_response *resp)
 
     (void)req;
     sp_buf_init(&b, 16u << 20);
-    rc = srv_metrics_write(a->server, &b);
+    rc = srv_metrics_write((const srv *[]){ a->server, a->insecure }, a->insecure ? 2 : 1,
+                           &b);
     if (!rc)
         rc = svc_metrics_write(a->svc, &b);
     if (!rc)
@@ -142,16 +143,55 @@ static sp_rc on_metrics(void *ctx, const srv_request *req, srv_response *resp)
     return rc;
 }
 
-static const srv_route routes[] = {
-    { "/scheduler/filter", "POST", true, on_filter },
-    { "/scheduler/prioritize", "POST", true, on_prioritize },
-    { "/scheduler/bind", "POST", true, on_bind },
-    { "/webhook/validate", "POST", true, on_validate },
-    { "/webhook/mutate", "POST", true, on_mutate },
-    { "/healthz", "GET", false, on_healthz },
-    { "/readyz", "GET", false, on_readyz },
-    { "/metrics", "GET", false, on_metrics },
+/* The routes; the extender's carry their own body cap (app_start). */
+static const srv_route route_table[APP_N_ROUTES] = {
+    { "/scheduler/filter", "POST", true, on_filter, 0 },
+    { "/scheduler/prioritize", "POST", true, on_prioritize, 0 },
+    { "/scheduler/bind", "POST", true, on_bind, 0 },
+    { "/webhook/validate", "POST", true, on_validate, 0 },
+    { "/webhook/mutate", "POST", true, on_mutate, 0 },
+    { "/healthz", "GET", false, on_healthz, 0 },
+    { "/readyz", "GET", false, on_readyz, 0 },
+    { "/metrics", "GET", false, on_metrics, 0 },
 };
+
+static void set_routes(app *a, const app_config *cfg)
+{
+    size_t extender_cap = cfg->max_extender_body ? cfg->max_extender_body
+                                                 : APP_DEFAULT_MAX_EXTENDER_BODY;
+
+    memcpy(a->routes, route_table, sizeof(route_table));
+    for (size_t i = 0; i < APP_N_ROUTES; i++)
+        if (strncmp(a->routes[i].path, "/scheduler/", 11) == 0)
+            a->routes[i].max_body = extender_cap;
+}
+
+/* The HTTPS server, and the plaintext one when asked for. */
+static sp_rc start_servers(app *a, const app_config *cfg, sp_err *err)
+{
+    srv_config sc = { 0 };
+    sp_rc rc;
+
+    set_routes(a, cfg);
+    sc.address = cfg->address;
+    sc.port = cfg->port;
+    sc.cert_pem = a->tls.cert_pem;
+    sc.key_pem = a->tls.key_pem;
+    sc.client_ca_pem = a->client_ca;
+    sc.limits = cfg->limits;
+    sc.threads = cfg->threads;
+    rc = srv_start(&sc, a->routes, APP_N_ROUTES, a, &a->server, err);
+    if (rc || !cfg->insecure_address)
+        return rc;
+    sc.address = cfg->insecure_address;
+    sc.port = cfg->insecure_port;
+    sc.cert_pem = sc.key_pem = sc.client_ca_pem = NULL;
+    rc = srv_start(&sc, a->routes, APP_N_ROUTES, a, &a->insecure, err);
+    if (!rc)
+        sp_log(SP_LOG_WARN, "plaintext_listener", "address", cfg->insecure_address, "reason",
+               "--insecure-listen: requests and answers cross the network unencrypted", NULL);
+    return rc;
+}
 
 /* ------------------------------------------------------------------------ */
 /* Lifetime                                                                   */
@@ -218,7 +258,6 @@ static sp_rc open_cluster(app *a, const app_config *cfg, sp_err *err)
 sp_rc app_start(const app_config *cfg, app **out, sp_err *err)
 {
     app *a = sp_calloc(1, sizeof(*a));
-    srv_config sc = { 0 };
     sp_rc rc;
 
     *out = NULL;
@@ -229,15 +268,8 @@ sp_rc app_start(const app_config *cfg, app **out, sp_err *err)
         rc = open_cluster(a, cfg, err);
     else if (!rc)
         rc = svc_open(&cfg->svc, &a->svc, err);
-    sc.address = cfg->address;
-    sc.port = cfg->port;
-    sc.cert_pem = a->tls.cert_pem;
-    sc.key_pem = a->tls.key_pem;
-    sc.client_ca_pem = a->client_ca;
-    sc.max_body = cfg->max_body;
-    sc.threads = cfg->threads;
     if (!rc)
-        rc = srv_start(&sc, routes, sizeof(routes) / sizeof(routes[0]), a, &a->server, err);
+        rc = start_servers(a, cfg, err);
     if (!rc)
         rc = app_reload_start(a, cfg, err);
     if (rc) {
@@ -254,6 +286,11 @@ uint16_t app_port(const app *a)
     return srv_port(a->server);
 }
 
+uint16_t app_insecure_port(const app *a)
+{
+    return a->insecure ? srv_port(a->insecure) : 0;
+}
+
 svc *app_svc(app *a)
 {
     return a->svc;
@@ -265,6 +302,7 @@ void app_stop(app *a, unsigned drain_ms)
         return;
     atomic_store(&a->ready, false);
     app_reload_stop(a);
+    srv_stop(a->insecure, drain_ms);
     srv_stop(a->server, drain_ms);
     rec_stop(a->rec);
     svc_close(a->svc);

@@ -17,12 +17,17 @@
 #include <stdint.h>
 
 #include "reconciler/rec.h"
+#include "server/srv.h"
 #include "svc/svc.h"
 #include "util/sp_error.h"
+
+#define APP_DEFAULT_MAX_EXTENDER_BODY (64u << 20) /* bytes */
 
 typedef struct app_config {
     const char *address;      /* numeric listen address */
     uint16_t port;            /* 0: any free port */
+    const char *insecure_address; /* NULL: no plaintext listener; else the same */
+    uint16_t insecure_port;   /*   routes, unencrypted, here too */
     const char *cert_path;    /* serving certificate and key (PEM); both NULL: */
     const char *key_path;     /*   a self-signed pair in the state directory */
     const char *client_ca_path; /* NULL: any caller; else callers must present a
@@ -30,7 +35,9 @@ typedef struct app_config {
     unsigned reload_period_ms; /* how often the certificate, key and policy files
                                * are looked at for changes; 0: 2000 */
     svc_config svc;
-    size_t max_body;          /* 0: the server's default */
+    srv_limits limits;        /* 0 anywhere: the server's default */
+    size_t max_extender_body; /* body cap of the /scheduler/ routes: a NodeList of every
+                               * node can be megabytes; 0: APP_DEFAULT_MAX_EXTENDER_BODY */
     unsigned threads;         /* 0: one per CPU */
     bool cluster;             /* state from a Kubernetes API server */
     kapi_config api;          /* how to reach it (cluster mode) */
@@ -43,8 +50,9 @@ typedef struct app app;
 sp_rc app_start(const app_config *cfg, app **out, sp_err *err)
     __attribute__((warn_unused_result));
 
-/* The port served on. */
+/* The port served on (HTTPS), and the plaintext one (0: none). */
 uint16_t app_port(const app *a);
+uint16_t app_insecure_port(const app *a);
 
 /* The service, for tests that look inside. */
 svc *app_svc(app *a);

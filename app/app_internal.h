@@ -14,6 +14,8 @@
 #include "certs/certs.h"
 #include "server/srv.h"
 
+#define APP_N_ROUTES 8
+
 /* What a watched file looked like: a change of any field is a change. */
 typedef struct app_file_sig {
     bool exists;
@@ -35,7 +37,9 @@ struct app {
     svc *svc;
     kapi *api;                 /* cluster mode only */
     rec *rec;                  /* cluster mode only */
+    srv_route routes[APP_N_ROUTES];
     srv *server;
+    srv *insecure;             /* the plaintext listener, or NULL */
     certs_pair tls;
     char *client_ca;           /* PEM, or NULL: callers are not asked */
     atomic_llong cert_not_after;

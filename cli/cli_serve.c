@@ -28,7 +28,7 @@
 typedef enum serve_mode { MODE_AUTO, MODE_STANDALONE, MODE_CLUSTER } serve_mode;
 
 typedef struct serve_args {
-    const char *listen;
+    const char *listen, *insecure_listen;
     serve_mode mode;
     const char *kubeconfig, *context;
     bool leader_elect;
@@ -39,7 +39,8 @@ typedef struct serve_args {
     const char *state_dir;
     const char *policy, *nodes, *hostpools, *pods;
     const char *port_file;
-    int64_t max_body;
+    int64_t max_body, max_extender_body, max_header;
+    int64_t max_conns, max_conns_per_ip, conn_timeout_s;
     int64_t threads;
     int64_t drain_s;
 } serve_args;
@@ -50,7 +51,10 @@ void cli_serve_usage(FILE *f)
           "           [--client-ca FILE] [--reload-period S]\n"
           "           [--state-dir DIR] [--policy FILE] [--nodes FILE] [--hostpools FILE]\n"
           "           [--pods FILE]\n"
-          "           [--max-body BYTES] [--threads N] [--drain-timeout SECONDS]\n"
+          "           [--max-body BYTES] [--max-extender-body BYTES] [--max-header-bytes BYTES]\n"
+          "           [--max-connections N] [--max-connections-per-ip N]\n"
+          "           [--connection-timeout S] [--insecure-listen ADDR:PORT]\n"
+          "           [--threads N] [--drain-timeout SECONDS]\n"
           "           [--log-level debug|info|warn|error] [--port-file FILE]\n"
           "           [--mode auto|standalone|cluster] [--kubeconfig FILE] [--context NAME]\n"
           "           [--no-leader-elect] [--lease-name NAME] [--lease-namespace NS]\n"
@@ -76,11 +80,24 @@ void cli_serve_usage(FILE *f)
           "  --hostpools FILE       HostPool objects (kubectl get hostpools -A -o json)\n"
           "  --pods FILE            Pod objects (kubectl get pods -A -o json): bound ones\n"
           "                         use capacity, PE pods are known before they arrive\n"
-          "  --max-body BYTES       request body cap (default 4194304)\n"
-          "  --threads N            server threads (default: one per CPU)\n"
+          "  --max-body BYTES       request body cap of the webhook and the rest\n"
+          "                         (default 4194304; an UPDATE review carries two pods)\n"
+          "  --max-extender-body BYTES  request body cap of /scheduler/* (default\n"
+          "                         67108864: without nodeCacheCapable every call carries\n"
+          "                         a NodeList of every candidate node)\n"
+          "  --max-header-bytes BYTES  request line and headers (default 32768; longer:\n"
+          "                         414 or 431)\n"
+          "  --max-connections N    connections at once (default 1024; more are closed)\n"
+          "  --max-connections-per-ip N  from one address (default 256)\n"
+          "  --connection-timeout S close a connection idle (or stalled mid-request) for\n"
+          "                         S seconds (default 60)\n"
+          "  --insecure-listen ADDR:PORT  ALSO serve every route over plain HTTP there\n"
+          "                         (off by default: nothing is served unencrypted)\n"
+          "  --threads N            server threads, a fixed pool (default: one per CPU)\n"
           "  --drain-timeout S      on SIGTERM, let requests finish for S seconds (default 10)\n"
           "  --log-level LEVEL      debug, info (default), warn or error\n"
-          "  --port-file FILE       write the port listened on to FILE once serving\n"
+          "  --port-file FILE       write the port listened on to FILE once serving (and\n"
+          "                         the plaintext one on a second line)\n"
           "\n"
           "In a cluster (--mode cluster, or auto: with --kubeconfig or inside a pod):\n"
           "  --kubeconfig FILE      cluster credentials; default: in-cluster service account,\n"
@@ -137,6 +154,14 @@ static int parse_option(int opt, const char *value, serve_args *a)
     case 'P': a->pods = value; return 0;
     case 'f': a->port_file = value; return 0;
     case 'b': return parse_number("--max-body", value, 1024, 1LL << 30, &a->max_body);
+    case 'B': return parse_number("--max-extender-body", value, 1024, 1LL << 30,
+                                  &a->max_extender_body);
+    case 'H': return parse_number("--max-header-bytes", value, 4096, 1LL << 20, &a->max_header);
+    case 'x': return parse_number("--max-connections", value, 1, 65536, &a->max_conns);
+    case 'X': return parse_number("--max-connections-per-ip", value, 1, 65536,
+                                  &a->max_conns_per_ip);
+    case 'O': return parse_number("--connection-timeout", value, 1, 3600, &a->conn_timeout_s);
+    case 'I': a->insecure_listen = value; return 0;
     case 't': return parse_number("--threads", value, 1, 256, &a->threads);
     case 'd': return parse_number("--drain-timeout", value, 0, 3600, &a->drain_s);
     case 'm':
@@ -172,6 +197,12 @@ static int parse_args(int argc, char **argv, serve_args *a)
         { "policy", required_argument, NULL, 'p' },    { "nodes", required_argument, NULL, 'n' },
         { "hostpools", required_argument, NULL, 'o' }, { "pods", required_argument, NULL, 'P' },
         { "max-body", required_argument, NULL, 'b' },
+        { "max-extender-body", required_argument, NULL, 'B' },
+        { "max-header-bytes", required_argument, NULL, 'H' },
+        { "max-connections", required_argument, NULL, 'x' },
+        { "max-connections-per-ip", required_argument, NULL, 'X' },
+        { "connection-timeout", required_argument, NULL, 'O' },
+        { "insecure-listen", required_argument, NULL, 'I' },
         { "threads", required_argument, NULL, 't' },   { "drain-timeout", required_argument, NULL, 'd' },
         { "log-level", required_argument, NULL, 'v' }, { "port-file", required_argument, NULL, 'f' },
         { "mode", required_argument, NULL, 'm' },       { "kubeconfig", required_argument, NULL, 'K' },
@@ -220,8 +251,8 @@ static int parse_args(int argc, char **argv, serve_args *a)
 }
 
 /* Split "ADDR:PORT" or "[ADDR6]:PORT". */
-static sp_rc split_listen(const char *text, char *addr, size_t len, uint16_t *port,
-                          sp_err *err)
+static sp_rc split_listen(const char *flag, const char *text, char *addr, size_t len,
+                          uint16_t *port, sp_err *err)
 {
     const char *colon = strrchr(text, ':');
     const char *start = text, *end = colon;
@@ -229,15 +260,15 @@ static sp_rc split_listen(const char *text, char *addr, size_t len, uint16_t *po
 
     if (!colon || sp_parse_int64(colon + 1, 0, 65535, &p))
         return sp_err_set(err, SP_EINVAL,
-                          "--listen \"%s\": use ADDR:PORT, e.g. 127.0.0.1:8443 or [::]:8443",
-                          text);
+                          "%s \"%s\": use ADDR:PORT, e.g. 127.0.0.1:8443 or [::]:8443",
+                          flag, text);
     if (*start == '[' && end > start && end[-1] == ']') {
         start++;
         end--;
     }
     if ((size_t)(end - start) >= len || end == start)
-        return sp_err_set(err, SP_EINVAL, "--listen \"%s\": the address is missing or too long",
-                          text);
+        return sp_err_set(err, SP_EINVAL, "%s \"%s\": the address is missing or too long",
+                          flag, text);
     memcpy(addr, start, (size_t)(end - start));
     addr[end - start] = '\0';
     *port = (uint16_t)p;
@@ -248,11 +279,19 @@ static sp_rc split_listen(const char *text, char *addr, size_t len, uint16_t *po
 /* Running                                                                    */
 /* ------------------------------------------------------------------------ */
 
-static void write_port_file(const char *path, uint16_t port)
+/* The HTTPS port, and on a second line the plaintext one when there is
+ * one; written whole (a temporary file renamed) for whoever polls it. */
+static void write_port_file(const char *path, const app *ap)
 {
-    FILE *f = fopen(path, "w");
+    char tmp[4096];
+    FILE *f = NULL;
+    bool ok = snprintf(tmp, sizeof(tmp), "%s.tmp", path) < (int)sizeof(tmp) &&
+              (f = fopen(tmp, "w")) && fprintf(f, "%u\n", (unsigned)app_port(ap)) > 0 &&
+              (!app_insecure_port(ap) || fprintf(f, "%u\n", (unsigned)app_insecure_port(ap)) > 0);
 
-    if (!f || fprintf(f, "%u\n", (unsigned)port) < 0 || fclose(f) != 0)
+    if (f && fclose(f) != 0)
+        ok = false;
+    if (!ok || rename(tmp, path) != 0)
         sp_log(SP_LOG_WARN, "port_file_not_written", "path", path, NULL);
 }
 
@@ -269,9 +308,14 @@ static void block_signals(sigset_t *set)
 static sp_rc start(const serve_args *a, app **out, sp_err *err)
 {
     app_config cfg = { 0 };
-    char addr[128];
-    sp_rc rc = split_listen(a->listen, addr, sizeof(addr), &cfg.port, err);
+    char addr[128], insecure[128];
+    sp_rc rc = split_listen("--listen", a->listen, addr, sizeof(addr), &cfg.port, err);
 
+    if (!rc && a->insecure_listen) {
+        rc = split_listen("--insecure-listen", a->insecure_listen, insecure, sizeof(insecure),
+                          &cfg.insecure_port, err);
+        cfg.insecure_address = insecure;
+    }
     cfg.address = addr;
     cfg.cert_path = a->cert;
     cfg.key_path = a->key;
@@ -282,7 +326,12 @@ static sp_rc start(const serve_args *a, app **out, sp_err *err)
     cfg.svc.nodes_path = a->nodes;
     cfg.svc.hostpools_path = a->hostpools;
     cfg.svc.pods_path = a->pods;
-    cfg.max_body = (size_t)a->max_body;
+    cfg.limits.max_body = (size_t)a->max_body;
+    cfg.limits.max_header = (size_t)a->max_header;
+    cfg.limits.conn_limit = (unsigned)a->max_conns;
+    cfg.limits.per_ip_limit = (unsigned)a->max_conns_per_ip;
+    cfg.limits.conn_timeout_s = (unsigned)a->conn_timeout_s;
+    cfg.max_extender_body = (size_t)a->max_extender_body;
     cfg.threads = (unsigned)a->threads;
     cfg.cluster = a->mode == MODE_CLUSTER;
     cfg.api.kubeconfig = a->kubeconfig;
@@ -317,7 +366,7 @@ int cli_serve(int argc, char **argv)
     sp_log(SP_LOG_INFO, "listening", "listen", a.listen, "port", port, "mode",
            a.mode == MODE_CLUSTER ? "cluster" : "standalone", "state_dir", a.state_dir, NULL);
     if (a.port_file)
-        write_port_file(a.port_file, app_port(ap));
+        write_port_file(a.port_file, ap);
     sigwait(&stop, &sig);
     sp_log(SP_LOG_INFO, "stopping", "signal", sig == SIGTERM ? "SIGTERM" : "SIGINT", NULL);
     app_stop(ap, (unsigned)a.drain_s * 1000);

@@ -38,7 +38,7 @@
 static const int tracked_codes[] = { 200, 400, 404, 405, 413, 415, 500, 503 };
 #define N_CODES (sizeof(tracked_codes) / sizeof(tracked_codes[0]) + 1) /* + other */
 
-static const double bucket_bounds[] = { 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005,
+static const double bucket_bounds[] = { 0.0001, 0.00025, 0.0005, 0.001, 0.002, 0.0025, 0.005,
                                         0.01,   0.025,   0.05,   0.1,   0.5,    1.0 };
 #define N_BUCKETS (sizeof(bucket_bounds) / sizeof(bucket_bounds[0]))
 
@@ -89,7 +89,7 @@ static const char *route_label(const srv *s, size_t route)
 static sp_rc write_route_metrics(const srv *s, size_t route, sp_buf *out)
 {
     const route_stats *r = &s->stats[route];
-    const char *label = route_label(s, route);
+    const char *label = route_label(s, route), *listener = s->tls ? "https" : "http";
     unsigned long long cumulative = 0;
     sp_rc rc = SP_OK;
 
@@ -98,29 +98,30 @@ static sp_rc write_route_metrics(const srv *s, size_t route, sp_buf *out)
         if (!v)
             continue;
         if (c < N_CODES - 1)
-            rc = sp_buf_printf(out, "streams_placer_http_requests_total{route=\"%s\",code=\"%d\"} %llu\n",
-                               label, tracked_codes[c], v);
+            rc = sp_buf_printf(out, "streams_placer_http_requests_total{listener=\"%s\",route=\"%s\",code=\"%d\"} %llu\n",
+                               listener, label, tracked_codes[c], v);
         else
-            rc = sp_buf_printf(out, "streams_placer_http_requests_total{route=\"%s\",code=\"other\"} %llu\n",
-                               label, v);
+            rc = sp_buf_printf(out, "streams_placer_http_requests_total{listener=\"%s\",route=\"%s\",code=\"other\"} %llu\n",
+                               listener, label, v);
     }
     for (size_t b = 0; b <= N_BUCKETS && !rc; b++) {
         cumulative += atomic_load(&r->buckets[b]);
         if (b < N_BUCKETS)
-            rc = sp_buf_printf(out, "streams_placer_http_request_duration_seconds_bucket{route=\"%s\",le=\"%g\"} %llu\n",
-                               label, bucket_bounds[b], cumulative);
+            rc = sp_buf_printf(out, "streams_placer_http_request_duration_seconds_bucket{listener=\"%s\",route=\"%s\",le=\"%g\"} %llu\n",
+                               listener, label, bucket_bounds[b], cumulative);
         else
-            rc = sp_buf_printf(out, "streams_placer_http_request_duration_seconds_bucket{route=\"%s\",le=\"+Inf\"} %llu\n",
-                               label, cumulative);
+            rc = sp_buf_printf(out, "streams_placer_http_request_duration_seconds_bucket{listener=\"%s\",route=\"%s\",le=\"+Inf\"} %llu\n",
+                               listener, label, cumulative);
     }
     if (!rc)
-        rc = sp_buf_printf(out, "streams_placer_http_request_duration_seconds_sum{route=\"%s\"} %.9f\n"
-                                "streams_placer_http_request_duration_seconds_count{route=\"%s\"} %llu\n",
-                           label, (double)atomic_load(&r->sum_ns) / 1e9, label, cumulative);
+        rc = sp_buf_printf(out, "streams_placer_http_request_duration_seconds_sum{listener=\"%s\",route=\"%s\"} %.9f\n"
+                                "streams_placer_http_request_duration_seconds_count{listener=\"%s\",route=\"%s\"} %llu\n",
+                           listener, label, (double)atomic_load(&r->sum_ns) / 1e9, listener, label,
+                           cumulative);
     return rc;
 }
 
-sp_rc srv_metrics_write(const srv *s, sp_buf *out)
+sp_rc srv_metrics_write(const srv *const *servers, size_t n, sp_buf *out)
 {
     sp_rc rc = sp_buf_puts(out,
         "# HELP streams_placer_http_requests_total HTTP requests by route and status.\n"
@@ -128,8 +129,9 @@ sp_rc srv_metrics_write(const srv *s, sp_buf *out)
         "# HELP streams_placer_http_request_duration_seconds Time to answer, server side.\n"
         "# TYPE streams_placer_http_request_duration_seconds histogram\n");
 
-    for (size_t r = 0; r <= s->n_routes && !rc; r++)
-        rc = write_route_metrics(s, r, out);
+    for (size_t i = 0; i < n && !rc; i++)
+        for (size_t r = 0; r <= servers[i]->n_routes && !rc; r++)
+            rc = write_route_metrics(servers[i], r, out);
     return rc;
 }
 
@@ -217,6 +219,14 @@ static uint64_t elapsed_ns(const struct timespec *start)
                       (now.tv_nsec - start->tv_nsec));
 }
 
+/* The body cap of a route (unknown routes never read a body). */
+static size_t body_cap(const srv *s, size_t route)
+{
+    if (route < s->n_routes && s->routes[route].max_body)
+        return s->routes[route].max_body;
+    return s->max_body;
+}
+
 static size_t find_route(const srv *s, const char *path)
 {
     for (size_t i = 0; i < s->n_routes; i++)
@@ -299,14 +309,15 @@ static enum MHD_Result check_head(request *rq, struct MHD_Connection *c, const c
     }
     if (s->routes[rq->route].json && !is_json(ctype))
         return answer_error(rq, c, 415, "the body must be application/json", NULL);
+    sp_buf_init(&rq->body, body_cap(s, rq->route));
     if (clen && !sp_parse_int64(clen, 0, INT64_MAX, &declared) &&
-        (uint64_t)declared > s->max_body) {
+        (uint64_t)declared > body_cap(s, rq->route)) {
         if ((uint64_t)declared <= DISCARD_MAX) {
             rq->too_big = true;
             return MHD_YES;
         }
         if (snprintf(msg, sizeof(msg), "the body is %lld bytes, over the %zu allowed",
-                     (long long)declared, s->max_body) < 0)
+                     (long long)declared, body_cap(s, rq->route)) < 0)
             msg[0] = '\0';
         return answer_error(rq, c, 413, msg, NULL);
     }
@@ -317,7 +328,8 @@ static enum MHD_Result answer_too_big(request *rq, struct MHD_Connection *c)
 {
     char msg[128];
 
-    if (snprintf(msg, sizeof(msg), "the body is over the %zu bytes allowed", rq->s->max_body) < 0)
+    if (snprintf(msg, sizeof(msg), "the body is over the %zu bytes allowed",
+                 body_cap(rq->s, rq->route)) < 0)
         msg[0] = '\0';
     return answer_error(rq, c, 413, msg, NULL);
 }
@@ -376,7 +388,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
             return MHD_NO;
         rq->s = s;
         rq->route = s->n_routes;
-        sp_buf_init(&rq->body, s->max_body);
+        sp_buf_init(&rq->body, 0);
         clock_gettime(CLOCK_MONOTONIC, &rq->start);
         atomic_fetch_add(&s->in_flight, 1);
         *state = rq;
@@ -487,11 +499,13 @@ static struct MHD_Daemon *start_daemon(srv *s, const srv_config *cfg,
         MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, s,
         MHD_OPTION_SOCK_ADDR, (const struct sockaddr *)addr,
         MHD_OPTION_THREAD_POOL_SIZE, cfg->threads ? cfg->threads : cpu_count(),
-        MHD_OPTION_CONNECTION_LIMIT, cfg->conn_limit ? cfg->conn_limit : SRV_DEFAULT_CONN_LIMIT,
+        MHD_OPTION_CONNECTION_LIMIT, cfg->limits.conn_limit ? cfg->limits.conn_limit : SRV_DEFAULT_CONN_LIMIT,
         MHD_OPTION_PER_IP_CONNECTION_LIMIT,
-        cfg->per_ip_limit ? cfg->per_ip_limit : SRV_DEFAULT_PER_IP_LIMIT,
+        cfg->limits.per_ip_limit ? cfg->limits.per_ip_limit : SRV_DEFAULT_PER_IP_LIMIT,
         MHD_OPTION_CONNECTION_TIMEOUT,
-        cfg->conn_timeout_s ? cfg->conn_timeout_s : SRV_DEFAULT_CONN_TIMEOUT,
+        cfg->limits.conn_timeout_s ? cfg->limits.conn_timeout_s : SRV_DEFAULT_CONN_TIMEOUT,
+        MHD_OPTION_CONNECTION_MEMORY_LIMIT,
+        cfg->limits.max_header ? cfg->limits.max_header : (size_t)SRV_DEFAULT_MAX_HEADER,
         MHD_OPTION_NOTIFY_COMPLETED, on_completed, s,
         MHD_OPTION_NOTIFY_CONNECTION, on_connection, s,
         /* without TLS the option list ends here */
@@ -527,7 +541,7 @@ sp_rc srv_start(const srv_config *cfg, const srv_route *routes, size_t n_routes,
     s->routes = routes;
     s->n_routes = n_routes;
     s->ctx = ctx;
-    s->max_body = cfg->max_body ? cfg->max_body : SRV_DEFAULT_MAX_BODY;
+    s->max_body = cfg->limits.max_body ? cfg->limits.max_body : SRV_DEFAULT_MAX_BODY;
     if (cfg->cert_pem && cfg->key_pem &&
         (rc = srv_tls_new(cfg->cert_pem, cfg->key_pem, cfg->client_ca_pem != NULL, &s->tls,
                           err))) {

@@ -22,6 +22,7 @@
 #include "util/sp_error.h"
 
 #define SRV_DEFAULT_MAX_BODY (4u << 20)  /* bytes of request body */
+#define SRV_DEFAULT_MAX_HEADER (32u << 10) /* bytes of request line and headers */
 #define SRV_DEFAULT_CONN_LIMIT 1024      /* connections at once */
 #define SRV_DEFAULT_PER_IP_LIMIT 256     /* connections from one address */
 #define SRV_DEFAULT_CONN_TIMEOUT 60      /* seconds a connection may idle */
@@ -55,7 +56,20 @@ typedef struct srv_route {
     const char *method;        /* "GET" or "POST" */
     bool json;                 /* the body must be application/json */
     srv_handler handler;
+    size_t max_body;           /* its body cap; 0: the server's max_body */
 } srv_route;
+
+/* What one caller may take; 0 anywhere: the default. */
+typedef struct srv_limits {
+    size_t max_body;           /* SRV_DEFAULT_MAX_BODY (routes may differ) */
+    size_t max_header;         /* request line and headers (larger: 414 or
+                                * 431); SRV_DEFAULT_MAX_HEADER */
+    unsigned conn_limit;       /* connections at once: SRV_DEFAULT_CONN_LIMIT */
+    unsigned per_ip_limit;     /* from one address: SRV_DEFAULT_PER_IP_LIMIT */
+    unsigned conn_timeout_s;   /* idle seconds before a connection is
+                                * closed, a stalled request included:
+                                * SRV_DEFAULT_CONN_TIMEOUT */
+} srv_limits;
 
 typedef struct srv_config {
     const char *address;       /* numeric IPv4 or IPv6 address */
@@ -64,11 +78,8 @@ typedef struct srv_config {
     const char *key_pem;       /*   NULL only for a plaintext listener */
     const char *client_ca_pem; /* NULL: any client; else callers must present a
                                 * certificate this CA (PEM bundle) signed */
-    size_t max_body;           /* 0: SRV_DEFAULT_MAX_BODY */
     unsigned threads;          /* 0: one per CPU */
-    unsigned conn_limit;       /* 0: SRV_DEFAULT_CONN_LIMIT */
-    unsigned per_ip_limit;     /* 0: SRV_DEFAULT_PER_IP_LIMIT */
-    unsigned conn_timeout_s;   /* 0: SRV_DEFAULT_CONN_TIMEOUT */
+    srv_limits limits;
 } srv_config;
 
 /*
@@ -91,8 +102,10 @@ sp_rc srv_set_certificate(srv *s, const char *cert_pem, const char *key_pem, sp_
 /* The port the server listens on. */
 uint16_t srv_port(const srv *s);
 
-/* Append the HTTP metrics (Prometheus text) to out. */
-sp_rc srv_metrics_write(const srv *s, sp_buf *out) __attribute__((warn_unused_result));
+/* Append the HTTP metrics of n servers (Prometheus text, one series per
+ * server, route and status, labelled with each server's listener) to out. */
+sp_rc srv_metrics_write(const srv *const *servers, size_t n, sp_buf *out)
+    __attribute__((warn_unused_result));
 
 /*
  * Stop: refuse new connections at once, let requests in flight finish for

@@ -2,9 +2,11 @@
 # End-to-end tests of `streams-placer serve` as a process: it starts on port 0
 # with its self-signed default and answers over TLS; on SIGTERM it stops
 # accepting, lets a request in flight (a slow upload) finish with its answer,
-# and exits 0; its logs are logfmt lines; and it refuses to start, with a
-# clear message and exit 1, on a bad flag, a key readable by others, a port
-# in use and a second server on the same state directory. Bounded in time.
+# and exits 0; its logs are logfmt lines; it speaks no plain HTTP unless
+# --insecure-listen asks for a second, plaintext listener; and it refuses to
+# start, with a clear message and exit 1, on a bad flag, a key readable by
+# others, a port in use and a second server on the same state directory.
+# Bounded in time.
 # Exit status: 0 pass, 1 fail, 77 skip, 99 error.
 
 : "${top_builddir:=.}"
@@ -41,7 +43,7 @@ start() {
         i=$((i + 1))
     done
     [ -s "$dir/port" ] || { cat "$dir/log" >&2; echo "server did not start" >&2; exit 99; }
-    url="https://127.0.0.1:$(cat "$dir/port")"
+    url="https://127.0.0.1:$(head -n 1 "$dir/port")"
 }
 
 # refuses TEXT ARGS...: serve exits 1 at once with TEXT on stderr.
@@ -86,11 +88,31 @@ has "$tmp/a/log" "event=certificate_loaded"
 curl -sS --cacert "$tmp/a/ca.crt" "$url/readyz" >"$tmp/ready" || fail "readyz after restart"
 has "$tmp/ready" "ok"
 
+# --- plaintext only when asked for -------------------------------------------
+curl -sS --max-time 5 "http://${url#https://}/healthz" >/dev/null 2>&1 &&
+    fail "the TLS port answered plain HTTP"
+kill -TERM $pid
+wait $pid
+pid=
+start "$tmp/e" --insecure-listen 127.0.0.1:0
+plain="http://127.0.0.1:$(sed -n 2p "$tmp/e/port")"
+curl -sS --max-time 5 "$plain/healthz" >"$tmp/plain" || fail "no answer on --insecure-listen"
+has "$tmp/plain" "ok"
+has "$tmp/e/log" "event=plaintext_listener"
+curl -sS --max-time 5 --cacert "$tmp/e/ca.crt" "$url/metrics" >"$tmp/metrics" ||
+    fail "metrics over TLS"
+has "$tmp/metrics" 'streams_placer_http_requests_total{listener="http",route="/healthz",code="200"} 1'
+kill -TERM $pid
+wait $pid
+pid=
+
 # --- refusals ----------------------------------------------------------------
+start "$tmp/a"
 refuses "in use by another streams-placer" --listen 127.0.0.1:0 --state-dir "$tmp/a"
 kill -TERM $pid
 wait $pid
 pid=
+refuses "--insecure-listen \"8080\": use ADDR:PORT" --insecure-listen 8080
 refuses "unknown option" --frobnicate
 refuses "--tls-cert and --tls-key go together" --tls-cert "$tmp/a/serving.crt"
 refuses "--listen \"nowhere\": use ADDR:PORT" --listen nowhere
@@ -99,8 +121,8 @@ chmod 0644 "$tmp/open.key"
 refuses "chmod 600" --listen 127.0.0.1:0 --state-dir "$tmp/b" \
     --tls-cert "$tmp/a/serving.crt" --tls-key "$tmp/open.key"
 start "$tmp/c"
-refuses "cannot listen on 127.0.0.1 port $(cat "$tmp/c/port")" \
-    --listen "127.0.0.1:$(cat "$tmp/c/port")" --state-dir "$tmp/d"
+refuses "cannot listen on 127.0.0.1 port $(head -n 1 "$tmp/c/port")" \
+    --listen "127.0.0.1:$(head -n 1 "$tmp/c/port")" --state-dir "$tmp/d"
 kill -TERM $pid
 wait $pid
 pid=

@@ -77,9 +77,12 @@ static void write_nodes(int n)
     cJSON_Delete(list);
 }
 
-static void start_server_with(const char *nodes, const char *pools, size_t max_body)
+static void start_server_with(const char *nodes, const char *pools, size_t max_body,
+                              size_t max_extender_body)
 {
-    app_config cfg = { .address = "127.0.0.1", .max_body = max_body, .threads = 2 };
+    app_config cfg = { .address = "127.0.0.1", .threads = 2,
+                       .limits = { .max_body = max_body },
+                       .max_extender_body = max_extender_body };
     sp_err err = { SP_OK, "" };
 
     cfg.svc.state_dir = state_dir;
@@ -94,7 +97,7 @@ static void start_server_with(const char *nodes, const char *pools, size_t max_b
 
 static void start_server(void)
 {
-    start_server_with(nodes_path, NULL, 0);
+    start_server_with(nodes_path, NULL, 0, 0);
 }
 
 static void stop_server(void)
@@ -294,8 +297,8 @@ static void test_health_ready_and_metrics(void)
     CU_ASSERT_EQUAL(call(curl, "GET", "/readyz", NULL, NULL, 0, &out), 200);
     sp_buf_free(&out);
     CU_ASSERT_EQUAL(call(curl, "GET", "/metrics", NULL, NULL, 0, &out), 200);
-    SP_ASSERT_CONTAINS(out.data, "streams_placer_http_requests_total{route=\"/readyz\",code=\"200\"} 1");
-    SP_ASSERT_CONTAINS(out.data, "streams_placer_http_request_duration_seconds_bucket{route=\"/healthz\",le=\"+Inf\"} 1");
+    SP_ASSERT_CONTAINS(out.data, "streams_placer_http_requests_total{listener=\"https\",route=\"/readyz\",code=\"200\"} 1");
+    SP_ASSERT_CONTAINS(out.data, "streams_placer_http_request_duration_seconds_bucket{listener=\"https\",route=\"/healthz\",le=\"+Inf\"} 1");
     SP_ASSERT_CONTAINS(out.data, "streams_placer_decisions_total{phase=\"Reserved\"} 0");
     SP_ASSERT_CONTAINS(out.data, "streams_placer_cert_expiry_timestamp_seconds ");
     sp_buf_free(&out);
@@ -366,7 +369,7 @@ static void test_nodelist_mode_answers_with_nodes(void)
     const char *first;
 
     fresh_dir(0);
-    start_server_with(NULL, NULL, 0);
+    start_server_with(NULL, NULL, 0, 0);
     CU_ASSERT_EQUAL(post_obj("/scheduler/filter",
                              ext_args(pe_pod("k-0", "k0", "k", "0", NULL), 5, false), &answer),
                     200);
@@ -565,7 +568,7 @@ static void test_bad_input_gets_a_clear_answer(void)
     char *big;
 
     fresh_dir(2);
-    start_server_with(nodes_path, NULL, 64 * 1024);
+    start_server_with(nodes_path, NULL, 64 * 1024, 128 * 1024);
     expect("GET", "/scheduler/filter", NULL, NULL, 405, "method GET is not allowed here: use POST");
     expect("POST", "/scheduler/filter", "text/plain", "{}", 415, "must be application/json");
     expect("POST", "/nowhere", "application/json", "{}", 404, "no such path");
@@ -587,8 +590,16 @@ static void test_bad_input_gets_a_clear_answer(void)
     big = calloc(100 * 1024 + 1, 1);
     CU_ASSERT_PTR_NOT_NULL_FATAL(big);
     memset(big, ' ', 100 * 1024);
-    expect("POST", "/scheduler/filter", "application/json", big, 413,
+    /* each route its own cap: the extender's is larger */
+    expect("POST", "/webhook/validate", "application/json", big, 413,
            "the body is over the 65536 bytes allowed");
+    expect("POST", "/scheduler/filter", "application/json", big, 400, "\"Error\":");
+    free(big);
+    big = calloc(200 * 1024 + 1, 1);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(big);
+    memset(big, ' ', 200 * 1024);
+    expect("POST", "/scheduler/filter", "application/json", big, 413,
+           "the body is over the 131072 bytes allowed");
     free(big);
     /* the server still answers after all of that */
     expect("GET", "/healthz", NULL, NULL, 200, "ok");
@@ -770,7 +781,7 @@ static void test_captured_payloads_are_answered(void)
     snprintf(nodes, sizeof(nodes), "%s/cluster-nodes.json", fixtures);
     snprintf(pools, sizeof(pools), "%s/cluster-hostpools.json", fixtures);
     fresh_dir(0);
-    start_server_with(nodes, pools, 0);
+    start_server_with(nodes, pools, 0, 0);
     n = list_folder("admission", files, 0);
     n = list_folder("extender-nodelist", files, n);
     n = list_folder("extender-nodenames", files, n);
@@ -797,7 +808,7 @@ static void test_captured_filter_respects_the_pool(void)
     snprintf(nodes, sizeof(nodes), "%s/cluster-nodes.json", fixtures);
     snprintf(pools, sizeof(pools), "%s/cluster-hostpools.json", fixtures);
     fresh_dir(0);
-    start_server_with(nodes, pools, 0);
+    start_server_with(nodes, pools, 0, 0);
     body = read_fixture("extender-nodelist/filter-job1-pe0.json");
     CU_ASSERT_EQUAL(post_json("/scheduler/filter", body, &out), 200);
     answer = cJSON_Parse(out.data);

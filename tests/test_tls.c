@@ -68,7 +68,7 @@ static sp_rc on_hello(void *ctx, const srv_request *req, srv_response *resp)
     return srv_reply_text(resp, 200, "text/plain", "hello\n");
 }
 
-static const srv_route routes[] = { { "/hello", "GET", false, on_hello } };
+static const srv_route routes[] = { { "/hello", "GET", false, on_hello, 0 } };
 
 static srv *start(const certs_pair *leaf, const char *client_ca)
 {
