@@ -3,7 +3,10 @@
  * the lock, then under the service's lock learns the pod (and, in NodeList
  * mode, the nodes it was sent), asks the engine, records the decision
  * (durably, before answering) and formats the reasons, which refer to the
- * state and so must be written while it cannot change.
+ * state and so must be written while it cannot change. Answers are written
+ * straight into a buffer, not built as a cJSON tree: a filter over 5,000
+ * nodes answers with 5,000 reasons, most of them the same few, so each
+ * distinct reason is formatted once.
  */
 #include "scheduler/sched.h"
 
@@ -35,31 +38,39 @@ static void args_free(ext_args *a)
     sp_free(a->item);
 }
 
-/* Answer with root printed as JSON (root is freed). */
-static sp_rc reply_json(srv_response *resp, int status, cJSON *root)
-{
-    char *text = root ? cJSON_PrintUnformatted(root) : NULL;
+#define ANSWER_MAX (256u << 20) /* bytes of one answer */
 
-    cJSON_Delete(root);
+/* Answer with the JSON in b (taken; b is left empty). */
+static sp_rc reply_buf(srv_response *resp, int status, sp_buf *b)
+{
+    size_t len = b->len;
+    char *text = sp_buf_take(b);
+
     if (!text)
         return SP_ENOMEM;
     resp->status = status;
     resp->content_type = "application/json";
     resp->body = text;
-    resp->len = strlen(text);
+    resp->len = len;
     return SP_OK;
 }
 
 /* A verb's result carrying only Error (filter and bind results have it). */
 static sp_rc reply_error(srv_response *resp, int status, const char *message)
 {
-    cJSON *root = cJSON_CreateObject();
+    sp_buf b;
+    sp_rc rc;
 
-    if (!root || !cJSON_AddStringToObject(root, "Error", message)) {
-        cJSON_Delete(root);
-        return SP_ENOMEM;
-    }
-    return reply_json(resp, status, root);
+    sp_buf_init(&b, ANSWER_MAX);
+    rc = sp_buf_puts(&b, "{\"Error\":");
+    if (!rc)
+        rc = sp_buf_json_string(&b, message);
+    if (!rc)
+        rc = sp_buf_puts(&b, "}");
+    if (!rc)
+        rc = reply_buf(resp, status, &b);
+    sp_buf_free(&b);
+    return rc;
 }
 
 static const cJSON *non_null(const cJSON *v)
@@ -143,67 +154,174 @@ static void resolve_nodes(svc *c, const ext_args *a, int32_t *idx)
 /* Filter                                                                     */
 /* ------------------------------------------------------------------------ */
 
-/* Add "name": reason to the right failure map. */
-static sp_rc add_failure(svc *c, cJSON *failed, cJSON *unresolvable, const char *name,
-                         const place_reason *r)
+/* Each distinct verdict's reason, formatted once as a JSON string into
+ * text; a verdict is found by its fields (open addressing, a few probes:
+ * a full table only means formatting again). */
+#define CACHE_SLOTS 1024
+#define CACHE_PROBES 8
+
+typedef struct reason_slot {
+    place_reason key;
+    size_t off, len;
+    bool used;
+} reason_slot;
+
+typedef struct reason_cache {
+    reason_slot *slots;     /* CACHE_SLOTS */
+    sp_buf text;            /* the formatted reasons, back to back */
+    sp_buf one;             /* scratch: one reason as text */
+} reason_cache;
+
+static bool same_reason(const place_reason *a, const place_reason *b)
 {
-    sp_buf b;
+    return a->code == b->code && a->unresolvable == b->unresolvable && a->pool == b->pool &&
+           a->index == b->index && a->other_pe == b->other_pe && a->str == b->str &&
+           a->str2 == b->str2 && a->need == b->need && a->free == b->free &&
+           a->total == b->total && a->text == b->text;
+}
+
+static size_t reason_hash(const place_reason *r)
+{
+    uint64_t h = (uint64_t)r->code * 0x9e3779b97f4a7c15ULL;
+    const int64_t parts[] = { r->pool, r->index, r->other_pe, r->str, r->str2,
+                              r->need, r->free, r->total, (int64_t)(uintptr_t)r->text };
+
+    for (size_t i = 0; i < sizeof(parts) / sizeof(parts[0]); i++)
+        h = (h ^ (uint64_t)parts[i]) * 0x100000001b3ULL;
+    return (size_t)(h ^ (h >> 29));
+}
+
+/* Format r as a JSON string at the end of the cache's text: *off, *len. */
+static sp_rc format_reason(svc *c, reason_cache *cache, const place_reason *r, size_t *off,
+                           size_t *len)
+{
     sp_rc rc;
 
-    sp_buf_init(&b, 4096);
-    rc = place_reason_format(svc_state(c), r, &b);
-    if (!rc && !cJSON_AddStringToObject(r->unresolvable ? unresolvable : failed, name, b.data))
-        rc = SP_ENOMEM;
-    sp_buf_free(&b);
+    sp_buf_reset(&cache->one);
+    rc = place_reason_format(svc_state(c), r, &cache->one);
+    *off = cache->text.len;
+    if (!rc)
+        rc = sp_buf_json_string(&cache->text, cache->one.data ? cache->one.data : "");
+    *len = cache->text.len - *off;
     return rc;
 }
 
-/* The containers of an ExtenderFilterResult, each owned by root. */
-static cJSON *result_skeleton(bool names, cJSON **kept, cJSON **failed, cJSON **unresolvable)
+/* Where r's reason is in the cache's text, formatting it when new. */
+static sp_rc cached_reason(svc *c, reason_cache *cache, const place_reason *r, size_t *off,
+                           size_t *len)
 {
-    cJSON *root = cJSON_CreateObject(), *list;
+    size_t h = reason_hash(r);
+    reason_slot *slot = NULL;
+    sp_rc rc;
 
-    if (!root)
-        return NULL;
-    if (names) {
-        *kept = cJSON_AddArrayToObject(root, "NodeNames");
-    } else {
-        list = cJSON_AddObjectToObject(root, "Nodes");
-        *kept = list && cJSON_AddObjectToObject(list, "metadata")
-                    ? cJSON_AddArrayToObject(list, "items")
-                    : NULL;
+    for (size_t i = 0; i < CACHE_PROBES && !slot; i++) {
+        reason_slot *s = &cache->slots[(h + i) % CACHE_SLOTS];
+        if (s->used && same_reason(&s->key, r)) {
+            *off = s->off;
+            *len = s->len;
+            return SP_OK;
+        }
+        if (!s->used)
+            slot = s;
     }
-    *failed = cJSON_AddObjectToObject(root, "FailedNodes");
-    *unresolvable = cJSON_AddObjectToObject(root, "FailedAndUnresolvableNodes");
-    if (!*kept || !*failed || !*unresolvable || !cJSON_AddStringToObject(root, "Error", "")) {
-        cJSON_Delete(root);
-        return NULL;
+    rc = format_reason(c, cache, r, off, len);
+    if (!rc && slot) {
+        slot->key = *r;
+        slot->off = *off;
+        slot->len = *len;
+        slot->used = true;
     }
-    return root;
+    return rc;
 }
 
-/* The ExtenderFilterResult: passing nodes in the request's own shape (the
- * request's Node objects move into it). */
-static sp_rc filter_result(svc *c, ext_args *a, const bool *pass, const place_reason *v,
-                           cJSON **out)
+/* "name":reason for each refused node whose reason is (un)resolvable. */
+static sp_rc write_failures(sp_buf *b, const ext_args *a, const bool *pass,
+                            const place_reason *v, const reason_cache *cache,
+                            const size_t *off, const size_t *len, bool unresolvable)
 {
-    cJSON *kept = NULL, *failed = NULL, *unresolvable = NULL;
-    cJSON *root = result_skeleton(a->names != NULL, &kept, &failed, &unresolvable);
-    sp_rc rc = root ? SP_OK : SP_ENOMEM;
+    bool first = true;
+    sp_rc rc = SP_OK;
 
     for (size_t i = 0; i < a->n && !rc; i++) {
-        if (!pass[i])
-            rc = add_failure(c, failed, unresolvable, a->name[i], &v[i]);
-        else if (a->names)
-            rc = cJSON_AddItemToArray(kept, cJSON_CreateString(a->name[i])) ? SP_OK : SP_ENOMEM;
-        else
-            rc = cJSON_AddItemToArray(kept, cJSON_DetachItemViaPointer(a->items, a->item[i]))
-                     ? SP_OK
-                     : SP_ENOMEM;
+        if (pass[i] || v[i].unresolvable != unresolvable)
+            continue;
+        rc = first ? SP_OK : sp_buf_append(b, ",", 1);
+        first = false;
+        if (!rc)
+            rc = sp_buf_json_string(b, a->name[i]);
+        if (!rc)
+            rc = sp_buf_append(b, ":", 1);
+        if (!rc)
+            rc = sp_buf_append(b, cache->text.data + off[i], len[i]);
     }
-    if (rc)
-        cJSON_Delete(root);
-    *out = rc ? NULL : root;
+    return rc;
+}
+
+/* The nodes that pass, in the request's own shape. */
+static sp_rc write_kept(sp_buf *b, const ext_args *a, const bool *pass)
+{
+    bool first = true;
+    sp_rc rc = sp_buf_puts(b, a->names ? "{\"NodeNames\":[" : "{\"Nodes\":{\"metadata\":{},\"items\":[");
+
+    for (size_t i = 0; i < a->n && !rc; i++) {
+        char *item;
+        if (!pass[i])
+            continue;
+        rc = first ? SP_OK : sp_buf_append(b, ",", 1);
+        first = false;
+        if (rc || a->names) {
+            rc = rc ? rc : sp_buf_json_string(b, a->name[i]);
+            continue;
+        }
+        item = cJSON_PrintUnformatted(a->item[i]);
+        rc = item ? sp_buf_puts(b, item) : SP_ENOMEM;
+        cJSON_free(item);
+    }
+    return rc ? rc : sp_buf_puts(b, a->names ? "]" : "]}");
+}
+
+/* Every refused node's reason, formatted (once per distinct reason). */
+static sp_rc format_failures(svc *c, const ext_args *a, const bool *pass,
+                             const place_reason *v, reason_cache *cache, size_t *off,
+                             size_t *len)
+{
+    sp_rc rc = SP_OK;
+
+    for (size_t i = 0; i < a->n && !rc; i++)
+        if (!pass[i])
+            rc = cached_reason(c, cache, &v[i], &off[i], &len[i]);
+    return rc;
+}
+
+/* The ExtenderFilterResult, written into b. */
+static sp_rc filter_result(svc *c, const ext_args *a, const bool *pass, const place_reason *v,
+                           sp_buf *b)
+{
+    reason_cache cache = { sp_calloc(CACHE_SLOTS, sizeof(reason_slot)), { 0 }, { 0 } };
+    size_t *off = sp_calloc(a->n + 1, sizeof(*off)), *len = sp_calloc(a->n + 1, sizeof(*len));
+    sp_rc rc = cache.slots && off && len ? SP_OK : SP_ENOMEM;
+
+    sp_buf_init(&cache.text, ANSWER_MAX);
+    sp_buf_init(&cache.one, 64 * 1024);
+    if (!rc)
+        rc = format_failures(c, a, pass, v, &cache, off, len);
+    if (!rc)
+        rc = write_kept(b, a, pass);
+    if (!rc)
+        rc = sp_buf_puts(b, ",\"FailedNodes\":{");
+    if (!rc)
+        rc = write_failures(b, a, pass, v, &cache, off, len, false);
+    if (!rc)
+        rc = sp_buf_puts(b, "},\"FailedAndUnresolvableNodes\":{");
+    if (!rc)
+        rc = write_failures(b, a, pass, v, &cache, off, len, true);
+    if (!rc)
+        rc = sp_buf_puts(b, "},\"Error\":\"\"}");
+    sp_free(cache.slots);
+    sp_buf_free(&cache.text);
+    sp_buf_free(&cache.one);
+    sp_free(off);
+    sp_free(len);
     return rc;
 }
 
@@ -269,13 +387,14 @@ sp_rc sched_filter(svc *c, const char *body, size_t len, srv_response *resp)
     int32_t *idx = NULL, pe = PLACE_NONE;
     place_reason *v = NULL;
     bool *pass = NULL;
-    cJSON *result = NULL;
+    sp_buf result;
     sp_rc rc = parse_args(body, len, &a, &err);
 
     if (rc) {
         args_free(&a);
         return rc == SP_ENOMEM ? rc : reply_error(resp, 400, err.msg);
     }
+    sp_buf_init(&result, ANSWER_MAX);
     idx = sp_calloc(a.n + 1, sizeof(*idx));
     v = sp_calloc(a.n + 1, sizeof(*v));
     pass = sp_calloc(a.n + 1, sizeof(*pass));
@@ -297,32 +416,33 @@ sp_rc sched_filter(svc *c, const char *body, size_t len, srv_response *resp)
     sp_free(v);
     sp_free(pass);
     args_free(&a);
+    if (!rc)
+        rc = reply_buf(resp, 200, &result);
+    sp_buf_free(&result);
     if (rc == SP_EPARSE || rc == SP_EINVAL)
         return reply_error(resp, 400, err.msg);
     if (rc && rc != SP_ENOMEM)
-        return reply_error(resp, 500, err.msg);
-    return rc ? rc : reply_json(resp, 200, result);
+        return reply_error(resp, 500, err.msg[0] ? err.msg : sp_strerror(rc));
+    return rc;
 }
 
 /* ------------------------------------------------------------------------ */
 /* Prioritize                                                                 */
 /* ------------------------------------------------------------------------ */
 
-static sp_rc priority_list(const ext_args *a, const int *scores, cJSON **out)
+/* The HostPriorityList: [{"Host": name, "Score": n}, ...]. */
+static sp_rc priority_list(const ext_args *a, const int *scores, sp_buf *b)
 {
-    cJSON *list = cJSON_CreateArray();
+    sp_rc rc = sp_buf_append(b, "[", 1);
 
-    for (size_t i = 0; list && i < a->n; i++) {
-        cJSON *entry = cJSON_CreateObject();
-        if (!entry || !cJSON_AddItemToArray(list, entry) ||
-            !cJSON_AddStringToObject(entry, "Host", a->name[i]) ||
-            !cJSON_AddNumberToObject(entry, "Score", scores[i])) {
-            cJSON_Delete(list);
-            list = NULL;
-        }
+    for (size_t i = 0; i < a->n && !rc; i++) {
+        rc = sp_buf_puts(b, i ? ",{\"Host\":" : "{\"Host\":");
+        if (!rc)
+            rc = sp_buf_json_string(b, a->name[i]);
+        if (!rc)
+            rc = sp_buf_printf(b, ",\"Score\":%d}", scores[i]);
     }
-    *out = list;
-    return list ? SP_OK : SP_ENOMEM;
+    return rc ? rc : sp_buf_append(b, "]", 1);
 }
 
 sp_rc sched_prioritize(svc *c, const char *body, size_t len, srv_response *resp)
@@ -331,13 +451,14 @@ sp_rc sched_prioritize(svc *c, const char *body, size_t len, srv_response *resp)
     sp_err err = { SP_OK, "" };
     int32_t *idx = NULL, pe = PLACE_NONE;
     int *scores = NULL;
-    cJSON *list = NULL;
+    sp_buf list;
     sp_rc rc = parse_args(body, len, &a, &err);
 
     if (rc) {
         args_free(&a);
         return rc == SP_ENOMEM ? rc : reply_error(resp, 400, err.msg);
     }
+    sp_buf_init(&list, ANSWER_MAX);
     idx = sp_calloc(a.n + 1, sizeof(*idx));
     scores = sp_calloc(a.n + 1, sizeof(*scores));
     rc = idx && scores ? SP_OK : SP_ENOMEM;
@@ -354,9 +475,12 @@ sp_rc sched_prioritize(svc *c, const char *body, size_t len, srv_response *resp)
     sp_free(idx);
     sp_free(scores);
     args_free(&a);
+    if (!rc)
+        rc = reply_buf(resp, 200, &list);
+    sp_buf_free(&list);
     if (rc == SP_EPARSE || rc == SP_EINVAL)
         return reply_error(resp, 400, err.msg);
-    return rc ? rc : reply_json(resp, 200, list);
+    return rc;
 }
 
 /* ------------------------------------------------------------------------ */

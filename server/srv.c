@@ -155,13 +155,11 @@ sp_rc srv_reply_error(srv_response *resp, int status, const char *message)
     sp_rc rc;
 
     sp_buf_init(&b, 64 * 1024);
-    rc = sp_buf_puts(&b, "{\"error\":\"");
-    for (const unsigned char *p = (const unsigned char *)message; !rc && *p; p++)
-        rc = *p == '"' || *p == '\\' ? sp_buf_printf(&b, "\\%c", *p)
-             : *p < 0x20            ? sp_buf_printf(&b, "\\u%04x", *p)
-                                    : sp_buf_append(&b, p, 1);
+    rc = sp_buf_puts(&b, "{\"error\":");
     if (!rc)
-        rc = sp_buf_puts(&b, "\"}");
+        rc = sp_buf_json_string(&b, message);
+    if (!rc)
+        rc = sp_buf_puts(&b, "}");
     resp->status = status;
     resp->content_type = "application/json";
     resp->len = b.len;

@@ -352,10 +352,16 @@ static void test_unknown_node_is_never_let_through(void)
     arr = cJSON_AddArrayToObject(args, "NodeNames");
     cJSON_AddItemToArray(arr, cJSON_CreateString("node-0"));
     cJSON_AddItemToArray(arr, cJSON_CreateString("ghost"));
+    cJSON_AddItemToArray(arr, cJSON_CreateString("we\"ird\\\n"));
     CU_ASSERT_EQUAL(post_obj("/scheduler/filter", args, &answer), 200);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(answer);
     CU_ASSERT_EQUAL(passed(answer, &first), 0);
     SP_ASSERT_STR(cJSON_GetStringValue(cJSON_GetObjectItem(
                       cJSON_GetObjectItem(answer, "FailedAndUnresolvableNodes"), "ghost")),
+                  "node is unknown to streams-placer");
+    /* a name that needs escaping comes back as it was sent */
+    SP_ASSERT_STR(cJSON_GetStringValue(cJSON_GetObjectItem(
+                      cJSON_GetObjectItem(answer, "FailedAndUnresolvableNodes"), "we\"ird\\\n")),
                   "node is unknown to streams-placer");
     cJSON_Delete(answer);
     stop_server();

@@ -152,6 +152,24 @@ static void t_buf_printf(void)
     sp_buf_free(&b);
 }
 
+static void t_buf_json_string(void)
+{
+    sp_buf b;
+    size_t len;
+
+    sp_buf_init(&b, 64);
+    CU_ASSERT_EQUAL(sp_buf_json_string(&b, "plain"), SP_OK);
+    CU_ASSERT_EQUAL(sp_buf_json_string(&b, "q\"b\\n\nt\t\x01\x1f \xc3\xa9"), SP_OK);
+    CU_ASSERT_EQUAL(sp_buf_json_string(&b, ""), SP_OK);
+    SP_ASSERT_STR(b.data, "\"plain\"\"q\\\"b\\\\n\\u000at\\u0009\\u0001\\u001f \xc3\xa9\"\"\"");
+    /* over the cap: an error, never a cut string */
+    len = b.len;
+    CU_ASSERT_EQUAL(sp_buf_json_string(&b, "0123456789\n0123456789\n0123456789"), SP_ELIMIT);
+    CU_ASSERT_EQUAL(b.len, len);
+    CU_ASSERT_EQUAL(strlen(b.data), len);
+    sp_buf_free(&b);
+}
+
 static void t_buf_growth(void)
 {
     sp_buf b;
@@ -977,6 +995,7 @@ static const sp_test tests[] = {
     SP_TEST(t_buf_cap_first_append),
     SP_TEST(t_buf_huge_length_refused),
     SP_TEST(t_buf_printf),
+    SP_TEST(t_buf_json_string),
     SP_TEST(t_buf_growth),
     SP_TEST(t_buf_take),
     SP_TEST(t_buf_reset),

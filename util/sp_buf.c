@@ -50,15 +50,31 @@ sp_rc sp_buf_puts(sp_buf *b, const char *s)
     return sp_buf_append(b, s, strlen(s));
 }
 
+/* Room for printing into the allocation as it is, within the cap. */
+static size_t spare(const sp_buf *b)
+{
+    size_t room = b->cap > b->len ? b->cap - b->len : 0;
+
+    return room && b->max - b->len + 1 < room ? b->max - b->len + 1 : room;
+}
+
 sp_rc sp_buf_printf(sp_buf *b, const char *fmt, ...)
 {
     va_list ap;
+    size_t room = spare(b);
     int n;
     sp_rc rc;
 
+    /* one pass when it fits the room already there, two otherwise */
     va_start(ap, fmt);
-    n = vsnprintf(NULL, 0, fmt, ap);
+    n = vsnprintf(room ? b->data + b->len : NULL, room, fmt, ap);
     va_end(ap);
+    if (n >= 0 && (size_t)n < room) {
+        b->len += (size_t)n;
+        return SP_OK;
+    }
+    if (room)
+        b->data[b->len] = '\0';
     if (n < 0)
         return SP_EINVAL;
     rc = reserve(b, (size_t)n);
@@ -73,6 +89,44 @@ sp_rc sp_buf_printf(sp_buf *b, const char *fmt, ...)
     }
     b->len += (size_t)n;
     return SP_OK;
+}
+
+/* The JSON escape of c: \" or \\, else \u00XX. */
+static sp_rc append_escape(sp_buf *b, unsigned char c)
+{
+    static const char hex[] = "0123456789abcdef";
+    char esc[6] = { '\\', 'u', '0', '0', hex[c >> 4], hex[c & 15] };
+
+    if (c == '"' || c == '\\') {
+        esc[1] = (char)c;
+        return sp_buf_append(b, esc, 2);
+    }
+    return sp_buf_append(b, esc, sizeof(esc));
+}
+
+sp_rc sp_buf_json_string(sp_buf *b, const char *s)
+{
+    const unsigned char *run = (const unsigned char *)s, *p = run;
+    size_t start = b->len;
+    sp_rc rc = sp_buf_append(b, "\"", 1);
+
+    for (; !rc && *p; p++) {
+        if (*p >= 0x20 && *p != '"' && *p != '\\')
+            continue;
+        rc = sp_buf_append(b, run, (size_t)(p - run));
+        if (!rc)
+            rc = append_escape(b, *p);
+        run = p + 1;
+    }
+    if (!rc)
+        rc = sp_buf_append(b, run, (size_t)(p - run));
+    if (!rc)
+        rc = sp_buf_append(b, "\"", 1);
+    if (rc && b->data) {
+        b->len = start; /* all or nothing */
+        b->data[start] = '\0';
+    }
+    return rc;
 }
 
 void sp_buf_reset(sp_buf *b)

@@ -32,6 +32,10 @@ sp_rc sp_buf_puts(sp_buf *b, const char *s) __attribute__((warn_unused_result));
 sp_rc sp_buf_printf(sp_buf *b, const char *fmt, ...)
     __attribute__((format(printf, 2, 3), warn_unused_result));
 
+/* Append s as a JSON string: quoted, with '"', '\\' and control
+ * characters escaped; other bytes (UTF-8) as they are. All or nothing. */
+sp_rc sp_buf_json_string(sp_buf *b, const char *s) __attribute__((warn_unused_result));
+
 /* Drop the content but keep the allocation (for reuse). */
 void sp_buf_reset(sp_buf *b);
 
