@@ -264,6 +264,9 @@ static sp_rc check_server(kc_parse *p, char *server)
     if (!has_prefix_nocase(server, "https://") || n == strlen("https://"))
         return fail(p, SP_EPARSE, "server", "\"%s\" is not an https:// URL: the API server "
                     "is reached over TLS only", server);
+    if (server[strlen("https://")] == '/')
+        return fail(p, SP_EPARSE, "server", "\"%s\" has no host: give https://HOST[:PORT]",
+                    server);
     for (const unsigned char *c = (const unsigned char *)server; *c; c++)
         if (*c <= ' ' || *c == 0x7f)
             return fail(p, SP_EPARSE, "server", "\"%s\" contains white space or a control "

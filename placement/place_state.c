@@ -219,7 +219,9 @@ static bool pe_index_valid(const place_state *st, int32_t pe)
 
 int32_t pl_node_of_name(const place_state *st, int32_t name_id)
 {
-    if (name_id < 0 || (size_t)name_id >= st->names.count)
+    /* node_of_name covers the names synced so far: a name interned since
+     * (a HostPool's explicit host) has no node yet. */
+    if (name_id < 0 || (size_t)name_id >= st->n_node_of_name)
         return PLACE_NONE;
     return st->node_of_name[name_id];
 }

@@ -78,17 +78,18 @@ static const cJSON *non_null(const cJSON *v)
     return v && !cJSON_IsNull(v) ? v : NULL;
 }
 
-/* The name of a NodeNames entry or of a Nodes item ("" when it has none). */
+/* The name of a NodeNames entry or of a Nodes item; NULL when it has none. */
 static const char *name_of(const cJSON *entry, bool names)
 {
     const cJSON *name = names ? entry
                               : cJSON_GetObjectItem(cJSON_GetObjectItem(entry, "metadata"), "name");
 
-    return cJSON_IsString(name) ? name->valuestring : "";
+    return cJSON_IsString(name) ? name->valuestring : NULL;
 }
 
-/* Index the nodes sent once: name[i] and, in NodeList mode, item[i]. */
-static sp_rc index_nodes(ext_args *a)
+/* Index the nodes sent once: name[i] and, in NodeList mode, item[i]. Every
+ * node must be named: an answer may only name nodes that were sent. */
+static sp_rc index_nodes(ext_args *a, sp_err *err)
 {
     const cJSON *list = a->names ? a->names : a->items, *entry;
     size_t i = 0;
@@ -99,6 +100,11 @@ static sp_rc index_nodes(ext_args *a)
         return SP_ENOMEM;
     cJSON_ArrayForEach(entry, list) {
         a->name[i] = name_of(entry, a->names != NULL);
+        if (!a->name[i])
+            return sp_err_set(err, SP_EPARSE,
+                              a->names ? "ExtenderArgs.NodeNames[%zu] is not a string"
+                                       : "ExtenderArgs.Nodes.items[%zu] has no metadata.name",
+                              i);
         a->item[i++] = (cJSON *)entry;
     }
     return SP_OK;
@@ -132,7 +138,7 @@ static sp_rc parse_args(const char *body, size_t len, ext_args *a, sp_err *err)
     if (!a->names && !nodes)
         return sp_err_set(err, SP_EPARSE, "ExtenderArgs carries neither Nodes nor NodeNames");
     a->n = (size_t)cJSON_GetArraySize(a->names ? a->names : a->items);
-    return index_nodes(a);
+    return index_nodes(a, err);
 }
 
 /* The state's index of every node sent; NodeList items are learned. */

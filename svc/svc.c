@@ -565,7 +565,7 @@ sp_rc svc_learn_pod(svc *c, const cJSON *pod, int32_t *pe, sp_err *err)
     *pe = PLACE_NONE;
     rc = kobj_pod_from_json(pod, KOBJ_DEFAULT_NAMESPACE, &kp, err);
     if (rc)
-        return rc;
+        return rc == SP_ELIMIT ? SP_EINVAL : rc; /* a quantity too large: bad input */
     terminal = kp.terminal;
     if (terminal || !managed_pe(c, &kp)) {
         kobj_pod_clear(&kp);
@@ -580,7 +580,8 @@ sp_rc svc_learn_pod(svc *c, const cJSON *pod, int32_t *pe, sp_err *err)
             rc = add_pod(c, pod, &kp, uid, pe, err);
     }
     if (rc == SP_ELIMIT)
-        sp_err_set(err, rc, "pod %s/%s: name too long", kp.in.namespace_, kp.in.name);
+        rc = sp_err_set(err, SP_EINVAL, "pod %s/%s: name too long", kp.in.namespace_,
+                        kp.in.name);
     kobj_pod_clear(&kp);
     return rc;
 }

@@ -96,7 +96,9 @@ sp_rc svc_expire(svc *c, sp_err *err) __attribute__((warn_unused_result));
  * its index, or PLACE_NONE for any other pod. A pod without a uid (seen at
  * admission, before it exists) is held as "pending:<ns>/<job>/<pe>" until
  * the real pod replaces it. A pod for a PE that had a placement carries its
- * node as the previous node (restart). The stored object is the pod.
+ * node as the previous node (restart). The stored object is the pod. A pod
+ * that does not convert (a quantity or a name too large included) is
+ * SP_EPARSE or SP_EINVAL with the reason in err.
  */
 sp_rc svc_learn_pod(svc *c, const cJSON *pod, int32_t *pe, sp_err *err)
     __attribute__((warn_unused_result));

@@ -220,6 +220,20 @@ static sp_rc apply_audit(const wh_req *rq, wh_answer *a)
     return rc;
 }
 
+/* An effect's object names its namespace: one that only request.namespace
+ * gave (the object was judged there) is written into its metadata, so that
+ * it converts, and lands in that namespace, without a default. */
+static sp_rc effect_namespace(const wh_req *rq, cJSON *obj)
+{
+    cJSON *meta = cJSON_GetObjectItem(obj, "metadata");
+    const cJSON *ns = cJSON_GetObjectItem(meta, "namespace");
+
+    if (!rq->namespace_ || !cJSON_IsObject(meta) || (cJSON_IsString(ns) && *ns->valuestring))
+        return SP_OK;
+    cJSON_DeleteItemFromObject(meta, "namespace");
+    return cJSON_AddStringToObject(meta, "namespace", rq->namespace_) ? SP_OK : SP_ENOMEM;
+}
+
 /* Move the effect's object out of the request into out. */
 static sp_rc take_effect(const wh_req *rq, wh_answer *a, wh_result *out)
 {
@@ -232,7 +246,7 @@ static sp_rc take_effect(const wh_req *rq, wh_answer *a, wh_result *out)
     out->effects[0].object = cJSON_DetachItemViaPointer(rq->request, a->effect);
     out->n_effects = 1;
     a->effect = NULL;
-    return SP_OK;
+    return effect_namespace(rq, out->effects[0].object);
 }
 
 static sp_rc answer(const wh_req *rq, wh_answer *a, wh_result *out)

@@ -1,0 +1,9 @@
+/* libFuzzer target: policy documents: pol_parse (fuzz/fuzz_targets.c). */
+#include "fuzz/fuzz_targets.h"
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+    return fuzz_policy(data, size);
+}
