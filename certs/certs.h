@@ -112,4 +112,48 @@ sp_rc certs_ensure_self_signed(const char *dir, const char *const *extra_dns,
 
 void certs_pair_free(certs_pair *pair);
 
+/* ------------------------------------------------------------------------ */
+/* Bundles, checks and dates (certs_bundle.c)                                 */
+/* ------------------------------------------------------------------------ */
+
+#define CERTS_MAX_BUNDLE 64 /* certificates in one trust bundle */
+
+/*
+ * Split a PEM bundle (concatenated certificates, as in a ca.crt or a
+ * caBundle) into its certificates, each re-encoded as PEM. Text between the
+ * blocks and blocks of other types are skipped. *certs: *n owned strings
+ * (sp_strv_free). SP_EPARSE (naming `what`) when the bundle holds no
+ * certificate or a malformed one; SP_ELIMIT over CERTS_MAX_BUNDLE.
+ */
+sp_rc certs_bundle_split(const char *pem, const char *what, char ***certs, size_t *n,
+                         sp_err *err) __attribute__((warn_unused_result));
+
+/* *yes when ca_pem names the issuer of cert_pem and its key verifies the
+ * signature (the first certificate of each). SP_EPARSE when either is not a
+ * certificate. */
+sp_rc certs_issued_by(const char *cert_pem, const char *ca_pem, bool *yes, sp_err *err)
+    __attribute__((warn_unused_result));
+
+/* *yes when the certificate's subjectAltName DNS entries cover every one of
+ * the n names exactly (case-insensitive; wildcards and the subject's common
+ * name do not count). */
+sp_rc certs_covers_dns(const char *cert_pem, const char *const *dns, size_t n, bool *yes,
+                       sp_err *err) __attribute__((warn_unused_result));
+
+/* *yes when key_pem is the private key of the certificate in cert_pem.
+ * SP_EPARSE when either cannot be read. */
+sp_rc certs_key_matches(const char *cert_pem, const char *key_pem, bool *yes, sp_err *err)
+    __attribute__((warn_unused_result));
+
+/*
+ * Date the certificate of pair from not_before to not_after (unix seconds;
+ * notAfter capped at the issuer's) and sign it again with the issuer's key,
+ * everything else kept. issuer NULL: the certificate is self-signed and pair's
+ * own key signs it. certs_make_ca and certs_make_serving date from the wall
+ * clock; this lets a caller issue at a time of its own (a rotation driven by
+ * an injected clock). pair->cert_pem is replaced only on success.
+ */
+sp_rc certs_redate(certs_pair *pair, const certs_pair *issuer, int64_t not_before,
+                   int64_t not_after, sp_err *err) __attribute__((warn_unused_result));
+
 #endif /* SP_CERTS_H */

@@ -32,6 +32,10 @@ sp_rc certs_ssl_fail(sp_err *err, sp_rc rc, const char *fmt, ...)
 
 /* The first certificate in pem (*out: free with X509_free). SP_EPARSE
  * names `what` (a path or "the CA certificate"). */
+/* A pem_password_cb that never prompts: nothing we read is encrypted, and an
+ * encrypted key is refused rather than waiting on a terminal. */
+int certs_no_passphrase(char *buf, int size, int rwflag, void *u);
+
 sp_rc certs_x509_from_pem(const char *pem, const char *what, X509 **out,
                           sp_err *err) __attribute__((warn_unused_result));
 

@@ -72,7 +72,7 @@ sp_rc certs_ssl_fail(sp_err *err, sp_rc rc, const char *fmt, ...)
 /* ------------------------------------------------------------------------ */
 
 /* Never prompt for a pass phrase: encrypted keys are refused. */
-static int no_passphrase(char *buf, int size, int rwflag, void *u)
+int certs_no_passphrase(char *buf, int size, int rwflag, void *u)
 {
     (void)buf;
     (void)size;
@@ -95,7 +95,7 @@ sp_rc certs_x509_from_pem(const char *pem, const char *what, X509 **out,
         rc = certs_ssl_fail(err, SP_ENOMEM, "%s: cannot read it", what);
         goto out;
     }
-    *out = PEM_read_bio_X509(bio, NULL, no_passphrase, NULL);
+    *out = PEM_read_bio_X509(bio, NULL, certs_no_passphrase, NULL);
     if (!*out)
         rc = certs_ssl_fail(err, SP_EPARSE,
                             "%s: not a PEM certificate (a \"BEGIN CERTIFICATE\" "
@@ -119,7 +119,7 @@ sp_rc certs_key_from_pem(const char *pem, const char *what, EVP_PKEY **out,
         rc = certs_ssl_fail(err, SP_ENOMEM, "%s: cannot read it", what);
         goto out;
     }
-    *out = PEM_read_bio_PrivateKey(bio, NULL, no_passphrase, NULL);
+    *out = PEM_read_bio_PrivateKey(bio, NULL, certs_no_passphrase, NULL);
     if (!*out)
         rc = certs_ssl_fail(err, SP_EPARSE,
                             "%s: not an unencrypted PEM private key (a \"BEGIN "

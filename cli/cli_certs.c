@@ -5,8 +5,12 @@
  * writes them as DIR/ca.crt, ca.key, tls.crt and tls.key, the names a
  * kubernetes.io/tls Secret uses. Existing files are not replaced without
  * --force: a CA key is not something to lose by a typo. `show` describes a
- * certificate file: subject, issuer, SANs, validity and days left. All
- * cryptography is in certs/; this file parses options and prints.
+ * certificate file: subject, issuer, SANs, validity and days left. `sync`
+ * runs, once, what the leading replica of `serve` runs periodically against
+ * the cluster: the Secret created or renewed, the CA rotated step by step,
+ * the trust bundle published to a ConfigMap and to webhook configurations;
+ * it prints each thing done. All cryptography is in certs/, all of sync in
+ * certmgr/; this file parses options and prints.
  * Exit status: 0 success, 1 bad input or failure.
  */
 #include <errno.h>
@@ -18,10 +22,13 @@
 #include <sys/types.h>
 #include <time.h>
 
+#include "certmgr/certmgr.h"
 #include "certs/certs.h"
 #include "cli/cli.h"
+#include "kapi/kapi.h"
 #include "util/sp_alloc.h"
 #include "util/sp_buf.h"
+#include "util/sp_log.h"
 #include "util/sp_str.h"
 
 #define CERTS_EXIT_OK 0
@@ -31,6 +38,7 @@
 #define CERTS_SERVING_DAYS 365    /* the certs module's default */
 #define CERTS_CA_DAYS 3650        /* a new CA outlives many serving pairs */
 #define CERTS_CN_MAX 64
+#define CERTS_MAX_OVERLAP_S (365 * 86400) /* sync --overlap: a year at most */
 
 /* ------------------------------------------------------------------------ */
 /* Usage                                                                      */
@@ -43,6 +51,10 @@ void cli_certs_usage(FILE *f)
           "           [--days N] [--ca-days N] [--key-type ecdsa|rsa]\n"
           "           [--ca-cert FILE --ca-key FILE] [--force]\n"
           "       streams-placer certs show FILE\n"
+          "       streams-placer certs sync --secret NAME --service NAME [--service NAME]...\n"
+          "           [--webhook-config NAME]... [--ca-configmap NAME] [--namespace NS]\n"
+          "           [--kubeconfig FILE] [--context NAME] [--days N] [--ca-days N]\n"
+          "           [--overlap S] [--key-type ecdsa|rsa]\n"
           "\n"
           "create writes a CA (DIR/ca.crt, DIR/ca.key) unless --ca-cert and\n"
           "--ca-key give one, and a serving pair signed by it (DIR/tls.crt,\n"
@@ -65,6 +77,35 @@ void cli_certs_usage(FILE *f)
           "\n"
           "show prints the subject, issuer, SANs, validity and days left of the\n"
           "first certificate in FILE.\n"
+          "\n"
+          "sync does once, against a cluster, what the leading replica of serve does\n"
+          "periodically, and prints what it did: creates the Secret (ca.crt: the CAs\n"
+          "to trust, ca.key, tls.crt, tls.key) when it is missing, repairs it when it\n"
+          "is malformed, renews the serving certificate when less than a third of its\n"
+          "lifetime is left, rotates the CA in three steps (a new CA signs and both are\n"
+          "trusted; after the overlap the serving certificate switches; after another\n"
+          "the old CA goes), and makes the ConfigMap's ca.crt and the caBundle of every\n"
+          "webhook of the named configurations equal the CAs to trust.\n"
+          "\n"
+          "  --secret NAME          the Secret holding the certificates\n"
+          "  --service NAME         a Service in front of streams-placer (repeatable):\n"
+          "                         the serving certificate covers NAME, NAME.NS,\n"
+          "                         NAME.NS.svc and NAME.NS.svc.cluster.local\n"
+          "  --webhook-config NAME  the Validating and Mutating WebhookConfigurations\n"
+          "                         of this name get the caBundle (repeatable)\n"
+          "  --ca-configmap NAME    a ConfigMap whose ca.crt gets the CAs to trust (the\n"
+          "                         scheduler extender's caFile)\n"
+          "  --namespace NS         of the Secret, ConfigMap and Services (default: the\n"
+          "                         kubeconfig context's, or the service account's)\n"
+          "  --kubeconfig FILE      cluster credentials; default: in-cluster service\n"
+          "                         account, then $KUBECONFIG, then ~/.kube/config\n"
+          "  --context NAME         kubeconfig context (default: its current-context)\n"
+          "  --days N               validity of a serving certificate (default 365)\n"
+          "  --ca-days N            validity of a CA (default 3650)\n"
+          "  --overlap S            seconds both CAs are trusted before the serving\n"
+          "                         certificate switches, and after (default 600)\n"
+          "  --key-type TYPE        of new keys: ecdsa (the default) or rsa\n"
+          "\n"
           "Exit status: 0 success, 1 bad input or failure.\n",
           f);
 }
@@ -149,12 +190,12 @@ static int set_days(int *slot, const char *opt, const char *value)
     return -1;
 }
 
-static int set_key_type(create_args *a, const char *value)
+static int set_key_type(certs_key_type *slot, const char *value)
 {
     if (strcmp(value, "ecdsa") == 0)
-        a->key_type = CERTS_KEY_ECDSA_P256;
+        *slot = CERTS_KEY_ECDSA_P256;
     else if (strcmp(value, "rsa") == 0)
-        a->key_type = CERTS_KEY_RSA_2048;
+        *slot = CERTS_KEY_RSA_2048;
     else
         return usage_error("--key-type must be ecdsa or rsa, not '%s'", value);
     return -1;
@@ -188,7 +229,7 @@ static int parse_create_opt(int c, create_args *a, char **argv)
     case 'i': a->ips[a->n_ips++] = optarg; return -1;
     case 'D': return set_days(&a->days, "days", optarg);
     case 'A': return set_days(&a->ca_days, "ca-days", optarg);
-    case 'k': return set_key_type(a, optarg);
+    case 'k': return set_key_type(&a->key_type, optarg);
     case 'c': return set_once(&a->ca_cert, "ca-cert", optarg);
     case 'K': return set_once(&a->ca_key, "ca-key", optarg);
     case 'f': a->force = true; return -1;
@@ -522,6 +563,196 @@ static int cmd_show(int argc, char **argv)
 }
 
 /* ------------------------------------------------------------------------ */
+/* sync: options                                                              */
+/* ------------------------------------------------------------------------ */
+
+typedef struct sync_args {
+    const char *kubeconfig;
+    const char *context;
+    const char *namespace_;
+    const char *secret;
+    const char *configmap;
+    const char **webhooks;      /* owned array of borrowed argv strings */
+    size_t n_webhooks;
+    const char **services;      /* the same */
+    size_t n_services;
+    int days;                   /* 0: certmgr's default */
+    int ca_days;
+    int64_t overlap_s;
+    certs_key_type key_type;
+} sync_args;
+
+static int set_overlap(int64_t *slot, const char *value)
+{
+    if (sp_parse_int64(value, 1, CERTS_MAX_OVERLAP_S, slot)) {
+        fprintf(stderr, CERTS_PROG ": --overlap must be a whole number of seconds from 1 "
+                "to %d, not '", CERTS_MAX_OVERLAP_S);
+        put_clean(stderr, value);
+        fputs("'\n", stderr);
+        return CERTS_EXIT_BAD;
+    }
+    return -1;
+}
+
+static int parse_sync_opt(int c, sync_args *a, char **argv)
+{
+    switch (c) {
+    case 'K': return set_once(&a->kubeconfig, "kubeconfig", optarg);
+    case 'C': return set_once(&a->context, "context", optarg);
+    case 'n': return set_once(&a->namespace_, "namespace", optarg);
+    case 'S': return set_once(&a->secret, "secret", optarg);
+    case 'M': return set_once(&a->configmap, "ca-configmap", optarg);
+    case 'W': a->webhooks[a->n_webhooks++] = optarg; return -1;
+    case 's': a->services[a->n_services++] = optarg; return -1;
+    case 'D': return set_days(&a->days, "days", optarg);
+    case 'A': return set_days(&a->ca_days, "ca-days", optarg);
+    case 'O': return set_overlap(&a->overlap_s, optarg);
+    case 'k': return set_key_type(&a->key_type, optarg);
+    case 'h': cli_certs_usage(stdout); return CERTS_EXIT_OK;
+    case ':': return usage_error("%s needs a value", argv[optind - 1]);
+    default: return usage_error("unknown option '%s'", argv[optind - 1]);
+    }
+}
+
+/* -1 to go on, or the exit status. */
+static int parse_sync(int argc, char **argv, sync_args *a)
+{
+    static const struct option longopts[] = {
+        { "kubeconfig", required_argument, NULL, 'K' },
+        { "context", required_argument, NULL, 'C' },
+        { "namespace", required_argument, NULL, 'n' },
+        { "secret", required_argument, NULL, 'S' },
+        { "ca-configmap", required_argument, NULL, 'M' },
+        { "webhook-config", required_argument, NULL, 'W' },
+        { "service", required_argument, NULL, 's' },
+        { "days", required_argument, NULL, 'D' },
+        { "ca-days", required_argument, NULL, 'A' },
+        { "overlap", required_argument, NULL, 'O' },
+        { "key-type", required_argument, NULL, 'k' },
+        { "help", no_argument, NULL, 'h' },
+        { NULL, 0, NULL, 0 },
+    };
+    int c, status = -1;
+
+    /* Each option takes at most one slot: argc bounds both lists. */
+    a->webhooks = sp_calloc((size_t)argc, sizeof(*a->webhooks));
+    a->services = sp_calloc((size_t)argc, sizeof(*a->services));
+    if (!a->webhooks || !a->services)
+        return out_of_memory();
+    optind = 0;     /* glibc: a full reset */
+    opterr = 0;
+    while (status < 0 && (c = getopt_long(argc, argv, ":h", longopts, NULL)) != -1)
+        status = parse_sync_opt(c, a, argv);
+    if (status >= 0)
+        return status;
+    if (optind < argc)
+        return usage_error("unexpected argument '%s'", argv[optind]);
+    if (!a->secret)
+        return usage_error("%s", "--secret is required");
+    if (!a->n_services)
+        return usage_error("%s", "--service is required: the serving certificate must "
+                           "cover the Service clients call");
+    return -1;
+}
+
+/* ------------------------------------------------------------------------ */
+/* sync: doing it                                                             */
+/* ------------------------------------------------------------------------ */
+
+/* certmgr's report: one line per thing done, counted in *ctx. */
+static void print_done(void *ctx, const char *line)
+{
+    ++*(size_t *)ctx;
+    put_clean(stdout, line);
+    fputc('\n', stdout);
+}
+
+static void print_serving(const certs_pair *pair)
+{
+    certs_info info;
+    sp_err err;
+
+    if (certs_describe(pair->cert_pem, &info, &err) != SP_OK) {
+        fail(&err);
+        return;
+    }
+    print_time("serving certificate valid until ", info.not_after);
+    certs_info_free(&info);
+}
+
+/* load (creating the Secret when missing) and sync, once, at the wall clock. */
+static int sync_once(kapi *api, const sync_args *a)
+{
+    certmgr_config cfg = { .api = api };
+    certs_pair loaded = { NULL, NULL }, synced = { NULL, NULL };
+    int64_t now = (int64_t)time(NULL);
+    certmgr *m = NULL;
+    size_t told = 0;
+    bool changed = false;
+    sp_err err;
+    int status = CERTS_EXIT_OK;
+
+    sp_err_clear(&err);
+    cfg.namespace_ = a->namespace_;
+    cfg.secret = a->secret;
+    cfg.ca_configmap = a->configmap;
+    cfg.webhook_configs = a->webhooks;
+    cfg.n_webhook_configs = a->n_webhooks;
+    cfg.services = a->services;
+    cfg.n_services = a->n_services;
+    cfg.serving_days = a->days;
+    cfg.ca_days = a->ca_days;
+    cfg.overlap_s = a->overlap_s;
+    cfg.key_type = a->key_type;
+    cfg.report = print_done;
+    cfg.report_ctx = &told;
+    if (certmgr_new(&cfg, &m, &err) || certmgr_load(m, now, &loaded, &err) ||
+        certmgr_sync(m, now, &changed, &synced, &err)) {
+        status = fail(&err);
+    } else {
+        if (!told)
+            printf("Secret %s/%s is up to date: nothing to do\n",
+                   a->namespace_ ? a->namespace_ : kapi_namespace(api), a->secret);
+        print_serving(changed ? &synced : &loaded);
+    }
+    certs_pair_free(&loaded);
+    certs_pair_free(&synced);
+    certmgr_free(m);
+    return status;
+}
+
+static int run_sync(const sync_args *a)
+{
+    kapi_config kc = { .kubeconfig = a->kubeconfig, .context = a->context };
+    kapi *api = NULL;
+    sp_err err;
+    int status;
+
+    /* every certmgr line is printed; the log keeps warnings and errors */
+    sp_log_set_level(SP_LOG_WARN);
+    sp_err_clear(&err);
+    if (kapi_new(&kc, &api, &err))
+        return fail(&err);
+    status = sync_once(api, a);
+    kapi_free(api);
+    return status;
+}
+
+static int cmd_sync(int argc, char **argv)
+{
+    sync_args a;
+    int status;
+
+    memset(&a, 0, sizeof(a));
+    status = parse_sync(argc, argv, &a);
+    if (status < 0)
+        status = run_sync(&a);
+    sp_free(a.webhooks);
+    sp_free(a.services);
+    return status;
+}
+
+/* ------------------------------------------------------------------------ */
 /* Dispatch                                                                   */
 /* ------------------------------------------------------------------------ */
 
@@ -530,15 +761,17 @@ int cli_certs(int argc, char **argv)
     const char *sub = argc > 1 ? argv[1] : NULL;
 
     if (!sub)
-        return usage_error("%s", "a subcommand is required: create or show");
+        return usage_error("%s", "a subcommand is required: create, show or sync");
     if (strcmp(sub, "create") == 0)
         return cmd_create(argc - 1, argv + 1);
     if (strcmp(sub, "show") == 0)
         return cmd_show(argc - 1, argv + 1);
+    if (strcmp(sub, "sync") == 0)
+        return cmd_sync(argc - 1, argv + 1);
     if (strcmp(sub, "help") == 0 || strcmp(sub, "-h") == 0 ||
         strcmp(sub, "--help") == 0) {
         cli_certs_usage(stdout);
         return CERTS_EXIT_OK;
     }
-    return usage_error("unknown subcommand '%s' (create or show)", sub);
+    return usage_error("unknown subcommand '%s' (create, show or sync)", sub);
 }
