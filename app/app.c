@@ -132,6 +132,8 @@ static sp_rc on_metrics(void *ctx, const srv_request *req, srv_response *resp)
         rc = svc_metrics_write(a->svc, &b);
     if (!rc)
         rc = app_reload_metrics(a, &b);
+    if (!rc && a->certmgr)
+        rc = certmgr_metrics_write(a->certmgr, &b);
     if (!rc) {
         resp->status = 200;
         resp->content_type = "text/plain; version=0.0.4";
@@ -197,8 +199,8 @@ static sp_rc start_servers(app *a, const app_config *cfg, sp_err *err)
 /* Lifetime                                                                   */
 /* ------------------------------------------------------------------------ */
 
-/* The serving certificate: given, or the self-signed default. */
-static sp_rc load_tls(app *a, const app_config *cfg, sp_err *err)
+/* The serving pair from files: given, or the self-signed default. */
+static sp_rc load_pair_files(app *a, const app_config *cfg, sp_err *err)
 {
     char *cert_path = NULL, *key_path = NULL;
     bool created = false;
@@ -216,21 +218,26 @@ static sp_rc load_tls(app *a, const app_config *cfg, sp_err *err)
     if (!rc && !cfg->cert_path)
         sp_log(SP_LOG_INFO, created ? "certificate_created" : "certificate_loaded", "cert",
                cert_path, "key", key_path, NULL);
-    if (!rc && cfg->client_ca_path)
-        rc = certs_read_cert(cfg->client_ca_path, &a->client_ca, err);
     sp_free(cert_path);
     sp_free(key_path);
     return rc;
 }
 
-/* Cluster mode: the API client, the reconciler as the service's sink, and
- * the informers feeding the service. */
-static sp_rc open_cluster(app *a, const app_config *cfg, sp_err *err)
+/* The serving pair (from a Secret, or files), and the CA of callers when
+ * asked for. */
+static sp_rc load_tls(app *a, const app_config *cfg, sp_err *err)
 {
-    svc_config sc = cfg->svc;
-    rec_config rc_cfg = cfg->rec;
+    sp_rc rc = cfg->certs.secret ? app_certs_load(a, cfg, err) : load_pair_files(a, cfg, err);
+
+    if (!rc && cfg->client_ca_path)
+        rc = certs_read_cert(cfg->client_ca_path, &a->client_ca, err);
+    return rc;
+}
+
+/* Cluster mode: the API client. */
+static sp_rc open_api(app *a, const app_config *cfg, sp_err *err)
+{
     kapi_config api = cfg->api;
-    sp_rc rc;
 
     /* a decision's writes must fit in kube-scheduler's extender timeout
      * (10 s by default): 3 attempts of at most 2.5 s, with backoff */
@@ -238,11 +245,19 @@ static sp_rc open_cluster(app *a, const app_config *cfg, sp_err *err)
         api.timeout_ms = 2500;
     if (!api.max_attempts)
         api.max_attempts = 3;
-    rc = kapi_new(&api, &a->api, err);
+    return kapi_new(&api, &a->api, err);
+}
+
+/* Cluster mode: the reconciler as the service's sink, and the informers
+ * feeding the service. */
+static sp_rc open_cluster(app *a, const app_config *cfg, sp_err *err)
+{
+    svc_config sc = cfg->svc;
+    rec_config rc_cfg = cfg->rec;
+    sp_rc rc;
 
     rc_cfg.api = a->api;
-    if (!rc)
-        rc = rec_new(&rc_cfg, &a->rec, err);
+    rc = rec_new(&rc_cfg, &a->rec, err);
     sc.sink = a->rec ? rec_sink(a->rec) : NULL;
     if (!rc)
         rc = svc_open(&sc, &a->svc, err);
@@ -263,7 +278,9 @@ sp_rc app_start(const app_config *cfg, app **out, sp_err *err)
     *out = NULL;
     if (!a)
         return sp_err_set(err, SP_ENOMEM, "out of memory");
-    rc = load_tls(a, cfg, err);
+    rc = cfg->cluster ? open_api(a, cfg, err) : SP_OK;
+    if (!rc)
+        rc = load_tls(a, cfg, err);
     if (!rc && cfg->cluster)
         rc = open_cluster(a, cfg, err);
     else if (!rc)
@@ -306,6 +323,7 @@ void app_stop(app *a, unsigned drain_ms)
     srv_stop(a->server, drain_ms);
     rec_stop(a->rec);
     svc_close(a->svc);
+    certmgr_free(a->certmgr);
     kapi_free(a->api);
     certs_pair_free(&a->tls);
     sp_free(a->client_ca);

@@ -8,7 +8,8 @@
  * in step with the API server and writes every decision there, only the
  * leader answers the extender (the others say 503), and /readyz waits for
  * the caches to be synced. A changed certificate or policy file is picked
- * up while serving (app_reload.c).
+ * up while serving (app_reload.c), and so are certificates kept in a
+ * Secret (app_certs.c).
  */
 #ifndef SP_APP_H
 #define SP_APP_H
@@ -16,6 +17,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "certmgr/certmgr.h"
 #include "reconciler/rec.h"
 #include "server/srv.h"
 #include "svc/svc.h"
@@ -28,8 +30,14 @@ typedef struct app_config {
     uint16_t port;            /* 0: any free port */
     const char *insecure_address; /* NULL: no plaintext listener; else the same */
     uint16_t insecure_port;   /*   routes, unencrypted, here too */
-    const char *cert_path;    /* serving certificate and key (PEM); both NULL: */
-    const char *key_path;     /*   a self-signed pair in the state directory */
+    const char *cert_path;    /* serving certificate and key (PEM); both NULL and */
+    const char *key_path;     /*   no certs.secret: a self-signed pair in the state
+                               *   directory */
+    certmgr_config certs;     /* cluster mode, certs.secret set: the pair from that
+                               * Secret, kept and rotated by certmgr (api is set
+                               * here) */
+    unsigned cert_check_period_s; /* how often the Secret is synced (leader) or
+                               * re-read (others); 0: 60; under the overlap */
     const char *client_ca_path; /* NULL: any caller; else callers must present a
                                * certificate signed by a CA in this PEM file */
     unsigned reload_period_ms; /* how often the certificate, key and policy files

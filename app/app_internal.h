@@ -1,7 +1,8 @@
 /*
- * What the parts of app/ share (internal): the assembled server, and the
+ * What the parts of app/ share (internal): the assembled server, the
  * reload loop (app_reload.c) that keeps its certificate and policy current
- * while it serves.
+ * while it serves, and the certificates kept in a Secret (app_certs.c) that
+ * the loop syncs.
  */
 #ifndef SP_APP_INTERNAL_H
 #define SP_APP_INTERNAL_H
@@ -55,7 +56,21 @@ struct app {
     unsigned period_ms;
     app_watched cert, key, policy;
     atomic_ullong cert_reloads[2];  /* [failed] */
+
+    /* certificates from a Secret (app_certs.c), or certmgr NULL */
+    certmgr *certmgr;
+    unsigned cert_check_s;
+    int64_t cert_next_check;   /* unix seconds */
 };
+
+/* --tls-secret: the serving pair from the Secret into a->tls (the Secret is
+ * created when missing). Needs a->api. */
+sp_rc app_certs_load(app *a, const app_config *cfg, sp_err *err)
+    __attribute__((warn_unused_result));
+
+/* From the reload loop: once per check period, sync (leader) or re-read
+ * (others) the Secret, and serve a pair that changed. */
+void app_certs_tick(app *a);
 
 /* Start the reload loop for what cfg names (files given on the command
  * line); a no-op when nothing is watched. */

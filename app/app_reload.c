@@ -4,7 +4,8 @@
  * as a mounted Secret or ConfigMap swaps them), and applies what changed:
  * a new certificate to the next TLS handshake (srv_set_certificate, no
  * connection dropped), a new policy to the next decision
- * (svc_reload_policy). Whatever fails to load changes nothing: the server
+ * (svc_reload_policy); and it lets app_certs.c sync certificates kept in
+ * a Secret. Whatever fails to load changes nothing: the server
  * goes on with what it had, logs why and counts it in /metrics.
  */
 #include <string.h>
@@ -118,6 +119,7 @@ static void look(app *a)
     if (settled_change(&a->policy) && svc_reload_policy(a->svc, &err))
         sp_log(SP_LOG_ERROR, "policy_rejected", "path", a->policy.path, "error", err.msg,
                "keeping", "the last good policy", NULL);
+    app_certs_tick(a);
 }
 
 /* Wait one period; false once stopping. */
@@ -168,7 +170,7 @@ sp_rc app_reload_start(app *a, const app_config *cfg, sp_err *err)
         rc = watch(&a->policy, cfg->svc.policy_path);
     if (rc)
         return sp_err_set(err, rc, "out of memory");
-    if (!a->cert.path && !a->policy.path)
+    if (!a->cert.path && !a->policy.path && !a->certmgr)
         return SP_OK;
     if (pthread_create(&a->reloader, NULL, reload_loop, a))
         return sp_err_set(err, SP_EIO, "cannot start the reload thread");

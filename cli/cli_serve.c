@@ -3,7 +3,9 @@
  * default): policy from --policy or built in, nodes from extender requests
  * (or --nodes), HostPools from admission (or --hostpools), decisions in the
  * store under --state-dir, and a self-signed certificate created there on
- * first start when none is given. The routes are the scheduler extender
+ * first start when none is given. In a cluster, --tls-secret keeps the
+ * certificates in a Secret instead, rotated and published by the leader
+ * (certmgr). The routes are the scheduler extender
  * (/scheduler/filter, prioritize, bind), the admission webhook
  * (/webhook/validate, mutate), and /healthz, /readyz, /metrics. SIGTERM or
  * SIGINT stops it gracefully.
@@ -17,6 +19,7 @@
 
 #include "app/app.h"
 #include "cli/cli.h"
+#include "util/sp_alloc.h"
 #include "util/sp_log.h"
 #include "util/sp_str.h"
 
@@ -36,6 +39,10 @@ typedef struct serve_args {
     int64_t lease_duration_s, renew_deadline_s, retry_period_s;
     const char *cert, *key, *client_ca;
     int64_t reload_period_s;
+    const char *tls_secret, *ca_configmap;
+    const char **cert_services, **webhook_configs; /* argc slots each */
+    size_t n_cert_services, n_webhook_configs;
+    int64_t cert_days, ca_days, cert_overlap_s, cert_check_s;
     const char *state_dir;
     const char *policy, *nodes, *hostpools, *pods;
     const char *port_file;
@@ -59,6 +66,9 @@ void cli_serve_usage(FILE *f)
           "           [--mode auto|standalone|cluster] [--kubeconfig FILE] [--context NAME]\n"
           "           [--no-leader-elect] [--lease-name NAME] [--lease-namespace NS]\n"
           "           [--lease-duration S] [--renew-deadline S] [--retry-period S]\n"
+          "           [--tls-secret NAME --cert-service NAME... [--webhook-config NAME]...\n"
+          "            [--ca-configmap NAME] [--cert-days N] [--ca-days N]\n"
+          "            [--cert-overlap S] [--cert-check-period S]]\n"
           "\n"
           "Serve the scheduler extender and the admission webhook over HTTPS.\n"
           "\n"
@@ -108,7 +118,27 @@ void cli_serve_usage(FILE *f)
           "  --lease-namespace NS   its namespace (default: the service account's)\n"
           "  --lease-duration S     how long a leader's Lease holds (default 15)\n"
           "  --renew-deadline S     a leader that cannot renew within S stops (default 10)\n"
-          "  --retry-period S       how often Leases are tried and renewed (default 2)\n",
+          "  --retry-period S       how often Leases are tried and renewed (default 2)\n"
+          "\n"
+          "Certificates kept in the cluster (instead of --tls-cert and --tls-key):\n"
+          "  --tls-secret NAME      the Secret of the CA and serving pair (ca.crt, ca.key,\n"
+          "                         tls.crt, tls.key), created when missing; the leader\n"
+          "                         renews the serving certificate with a third of its\n"
+          "                         life left and rotates the CA with an overlap; every\n"
+          "                         replica serves the Secret's pair from the next handshake\n"
+          "  --cert-service NAME    a Service the certificate must cover as NAME, NAME.NS,\n"
+          "                         NAME.NS.svc, NAME.NS.svc.cluster.local (repeatable)\n"
+          "  --webhook-config NAME  Validating and Mutating WebhookConfigurations whose\n"
+          "                         caBundle is kept equal to the CAs to trust (repeatable)\n"
+          "  --ca-configmap NAME    a ConfigMap whose ca.crt is kept equal to them (the\n"
+          "                         extender's caFile for kube-scheduler)\n"
+          "  --cert-days N          serving certificate validity (default 365)\n"
+          "  --ca-days N            CA validity (default 3650)\n"
+          "  --cert-overlap S       both CAs are trusted S seconds before the serving\n"
+          "                         certificate switches to the new one, and after\n"
+          "                         (default 600)\n"
+          "  --cert-check-period S  how often the Secret is synced or re-read (default 60;\n"
+          "                         under --cert-overlap)\n",
           f);
 }
 
@@ -178,6 +208,14 @@ static int parse_option(int opt, const char *value, serve_args *a)
     case 'D': return parse_number("--lease-duration", value, 2, 3600, &a->lease_duration_s);
     case 'R': return parse_number("--renew-deadline", value, 1, 3600, &a->renew_deadline_s);
     case 'T': return parse_number("--retry-period", value, 1, 3600, &a->retry_period_s);
+    case 'S': a->tls_secret = value; return 0;
+    case 'V': a->cert_services[a->n_cert_services++] = value; return 0;
+    case 'W': a->webhook_configs[a->n_webhook_configs++] = value; return 0;
+    case 'M': a->ca_configmap = value; return 0;
+    case 'y': return parse_number("--cert-days", value, 1, 36500, &a->cert_days);
+    case 'Y': return parse_number("--ca-days", value, 1, 36500, &a->ca_days);
+    case 'u': return parse_number("--cert-overlap", value, 60, 365 * 86400, &a->cert_overlap_s);
+    case 'U': return parse_number("--cert-check-period", value, 1, 86400, &a->cert_check_s);
     case 'v':
         if ((level = sp_log_level_parse(value)) < 0)
             return usage_error("--log-level wants debug, info, warn or error", value);
@@ -186,6 +224,27 @@ static int parse_option(int opt, const char *value, serve_args *a)
     default:
         return usage_error("unknown option", NULL);
     }
+}
+
+/* The options of --tls-secret go with it, and it with cluster mode. */
+static int check_cert_secret(const serve_args *a)
+{
+    bool secret_opts = a->n_cert_services || a->n_webhook_configs || a->ca_configmap ||
+                       a->cert_days || a->ca_days || a->cert_overlap_s || a->cert_check_s;
+
+    if (!a->tls_secret)
+        return secret_opts ? usage_error("--cert-service, --webhook-config, --ca-configmap "
+                                         "and --cert-*/--ca-days need --tls-secret", NULL)
+                           : 0;
+    if (a->cert)
+        return usage_error("--tls-secret and --tls-cert are exclusive", NULL);
+    if (a->mode != MODE_CLUSTER)
+        return usage_error("--tls-secret needs cluster mode (--mode cluster, --kubeconfig, "
+                           "or running in a pod)", NULL);
+    if (!a->n_cert_services)
+        return usage_error("--tls-secret needs --cert-service: the certificate must cover "
+                           "the Service callers use", NULL);
+    return 0;
 }
 
 static int parse_args(int argc, char **argv, serve_args *a)
@@ -211,6 +270,14 @@ static int parse_args(int argc, char **argv, serve_args *a)
         { "lease-duration", required_argument, NULL, 'D' },
         { "renew-deadline", required_argument, NULL, 'R' },
         { "retry-period", required_argument, NULL, 'T' },
+        { "tls-secret", required_argument, NULL, 'S' },
+        { "cert-service", required_argument, NULL, 'V' },
+        { "webhook-config", required_argument, NULL, 'W' },
+        { "ca-configmap", required_argument, NULL, 'M' },
+        { "cert-days", required_argument, NULL, 'y' },
+        { "ca-days", required_argument, NULL, 'Y' },
+        { "cert-overlap", required_argument, NULL, 'u' },
+        { "cert-check-period", required_argument, NULL, 'U' },
         { "help", no_argument, NULL, 'h' },            { NULL, 0, NULL, 0 },
     };
     int opt;
@@ -223,6 +290,11 @@ static int parse_args(int argc, char **argv, serve_args *a)
     a->state_dir = DEFAULT_STATE_DIR;
     a->drain_s = DEFAULT_DRAIN_S;
     a->reload_period_s = 2;
+    /* each option fills one slot at most: argc bounds the lists */
+    a->cert_services = sp_calloc((size_t)argc, sizeof(*a->cert_services));
+    a->webhook_configs = sp_calloc((size_t)argc, sizeof(*a->webhook_configs));
+    if (!a->cert_services || !a->webhook_configs)
+        return usage_error("out of memory", NULL);
     optind = 1;
     opterr = 0;
     while ((opt = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
@@ -247,7 +319,7 @@ static int parse_args(int argc, char **argv, serve_args *a)
                                                                      : MODE_STANDALONE;
     if (!a->listen)
         a->listen = a->mode == MODE_CLUSTER ? DEFAULT_CLUSTER_LISTEN : DEFAULT_LISTEN;
-    return 0;
+    return check_cert_secret(a);
 }
 
 /* Split "ADDR:PORT" or "[ADDR6]:PORT". */
@@ -342,34 +414,53 @@ static sp_rc start(const serve_args *a, app **out, sp_err *err)
     cfg.rec.lease_duration_s = (int)a->lease_duration_s;
     cfg.rec.renew_deadline_s = (int)a->renew_deadline_s;
     cfg.rec.retry_period_s = (int)a->retry_period_s;
+    cfg.certs.secret = a->tls_secret;
+    cfg.certs.services = a->cert_services;
+    cfg.certs.n_services = a->n_cert_services;
+    cfg.certs.webhook_configs = a->webhook_configs;
+    cfg.certs.n_webhook_configs = a->n_webhook_configs;
+    cfg.certs.ca_configmap = a->ca_configmap;
+    cfg.certs.serving_days = (int)a->cert_days;
+    cfg.certs.ca_days = (int)a->ca_days;
+    cfg.certs.overlap_s = a->cert_overlap_s;
+    cfg.cert_check_period_s = (unsigned)a->cert_check_s;
     return rc ? rc : app_start(&cfg, out, err);
 }
 
-int cli_serve(int argc, char **argv)
+/* Serve until SIGTERM or SIGINT; the exit status. */
+static int serve(const serve_args *a)
 {
-    serve_args a;
     app *ap = NULL;
     sp_err err = { SP_OK, "" };
     sigset_t stop;
-    int sig = 0, parsed = parse_args(argc, argv, &a);
+    int sig = 0;
     char port[16];
 
-    if (parsed)
-        return parsed < 0 ? 0 : 1;
     block_signals(&stop);
-    if (start(&a, &ap, &err)) {
+    if (start(a, &ap, &err)) {
         sp_log(SP_LOG_ERROR, "start_failed", "error", err.msg, NULL);
         fprintf(stderr, "streams-placer serve: %s\n", err.msg);
         return 1;
     }
     snprintf(port, sizeof(port), "%u", (unsigned)app_port(ap));
-    sp_log(SP_LOG_INFO, "listening", "listen", a.listen, "port", port, "mode",
-           a.mode == MODE_CLUSTER ? "cluster" : "standalone", "state_dir", a.state_dir, NULL);
-    if (a.port_file)
-        write_port_file(a.port_file, ap);
+    sp_log(SP_LOG_INFO, "listening", "listen", a->listen, "port", port, "mode",
+           a->mode == MODE_CLUSTER ? "cluster" : "standalone", "state_dir", a->state_dir, NULL);
+    if (a->port_file)
+        write_port_file(a->port_file, ap);
     sigwait(&stop, &sig);
     sp_log(SP_LOG_INFO, "stopping", "signal", sig == SIGTERM ? "SIGTERM" : "SIGINT", NULL);
-    app_stop(ap, (unsigned)a.drain_s * 1000);
+    app_stop(ap, (unsigned)a->drain_s * 1000);
     sp_log(SP_LOG_INFO, "stopped", NULL);
     return 0;
+}
+
+int cli_serve(int argc, char **argv)
+{
+    serve_args a;
+    int parsed = parse_args(argc, argv, &a);
+    int status = parsed ? (parsed < 0 ? 0 : 1) : serve(&a);
+
+    sp_free(a.cert_services);
+    sp_free(a.webhook_configs);
+    return status;
 }

@@ -8,10 +8,14 @@
  * sends a non-relocatable PE back to its previous node, rebuilds itself
  * from the API after a restart, rides out 409s, 5xx and 429s, sweeps
  * released placements after their TTL, and with two replicas exactly one
- * leads: the other refuses extender calls until it takes over.
+ * leads: the other refuses extender calls until it takes over. With
+ * --tls-secret the serving pair comes from a Secret it creates, its CA goes
+ * to a ConfigMap, and a pair changed in the Secret is served without a
+ * restart (checked with openssl verify and s_client handshakes).
  */
 #include <cjson/cJSON.h>
 #include <curl/curl.h>
+#include <openssl/evp.h>
 #include <signal.h>
 #include <spawn.h>
 #include <stdlib.h>
@@ -21,6 +25,7 @@
 #include <unistd.h>
 
 #include "app/app.h"
+#include "certs/certs.h"
 #include "tests/kfake.h"
 #include "tests/test_util.h"
 #include "util/sp_buf.h"
@@ -137,11 +142,18 @@ static void write_policy(const char *json)
     fclose(f);
 }
 
-static void start_replica(replica *r, const char *name, bool elect)
+/* A replica; certs NULL: its self-signed pair, else from certs->secret. */
+static void start_replica_with(replica *r, const char *name, bool elect,
+                               const certmgr_config *certs)
 {
     app_config cfg = { .address = "127.0.0.1", .threads = 2, .cluster = true };
     sp_err err = { SP_OK, "" };
 
+    if (certs) {
+        cfg.certs = *certs;
+        cfg.cert_check_period_s = 1;
+        cfg.reload_period_ms = 200;
+    }
     snprintf(r->state, sizeof(r->state), "%s/%s", dir, name);
     mkdir(r->state, 0700);
     cfg.svc.state_dir = r->state;
@@ -158,6 +170,11 @@ static void start_replica(replica *r, const char *name, bool elect)
     CU_ASSERT_PTR_NOT_NULL_FATAL(r->app);
     snprintf(r->url, sizeof(r->url), "https://127.0.0.1:%u", (unsigned)app_port(r->app));
     r->curl = curl_easy_init();
+}
+
+static void start_replica(replica *r, const char *name, bool elect)
+{
+    start_replica_with(r, name, elect, NULL);
 }
 
 static void stop_replica(replica *r)
@@ -701,6 +718,188 @@ static void test_kill_9_loses_and_duplicates_nothing(void)
     cluster_down();
 }
 
+/* ------------------------------------------------------------------------ */
+/* Certificates from a Secret                                                 */
+/* ------------------------------------------------------------------------ */
+
+#define TLS_SECRET "placer-tls"
+#define CA_CONFIGMAP "placer-ca"
+#define SERVICE_HOST "streams-placer.default.svc"
+
+/* The Secret's (or ConfigMap's) data[key], base64-decoded (Secret) or as it
+ * is, written to dir/file; false when absent. */
+static bool save_key(const char *collection, const char *name, const char *key, bool b64,
+                     const char *file)
+{
+    cJSON *o = kfake_get(fake, collection, "default", name);
+    const char *v = cJSON_GetStringValue(cJSON_GetObjectItem(cJSON_GetObjectItem(o, "data"),
+                                                             key));
+    unsigned char *text = v ? calloc(1, strlen(v) + 1) : NULL;
+    int len = 0;
+    char path[400];
+    FILE *f;
+
+    if (text && b64) {
+        len = EVP_DecodeBlock(text, (const unsigned char *)v, (int)strlen(v));
+        for (size_t n = strlen(v); len > 0 && n && v[n - 1] == '='; n--)
+            len--;
+    } else if (text) {
+        len = (int)strlen(v);
+        memcpy(text, v, (size_t)len);
+    }
+    snprintf(path, sizeof(path), "%s/%s", dir, file);
+    if (text && len > 0 && (f = fopen(path, "w"))) {
+        fwrite(text, 1, (size_t)len, f);
+        fclose(f);
+    }
+    free(text);
+    cJSON_Delete(o);
+    return v != NULL;
+}
+
+/* Run a shell command; its first line of output in out, its status back. */
+static int run(const char *cmd, char *out, size_t len)
+{
+    FILE *p = popen(cmd, "r");
+
+    CU_ASSERT_PTR_NOT_NULL_FATAL(p);
+    if (!fgets(out, (int)len, p))
+        out[0] = '\0';
+    while (fgetc(p) != EOF)
+        ;
+    return pclose(p);
+}
+
+/* The SHA-256 fingerprint of the certificate served by r, or "". */
+static void served_fingerprint(replica *r, char *out, size_t len)
+{
+    char cmd[512];
+
+    snprintf(cmd, sizeof(cmd), "openssl s_client -connect 127.0.0.1:%u </dev/null 2>/dev/null"
+             " | openssl x509 -noout -fingerprint -sha256 2>/dev/null",
+             (unsigned)app_port(r->app));
+    run(cmd, out, len);
+}
+
+/* The fingerprint of dir/file. */
+static void file_fingerprint(const char *file, char *out, size_t len)
+{
+    char cmd[512];
+
+    snprintf(cmd, sizeof(cmd), "openssl x509 -in '%s/%s' -noout -fingerprint -sha256", dir, file);
+    run(cmd, out, len);
+}
+
+static bool bundle_published(void *arg)
+{
+    (void)arg;
+    return save_key("configmaps", CA_CONFIGMAP, "ca.crt", false, "bundle.crt");
+}
+
+typedef struct served_check {
+    replica *r;
+    char want[128];
+} served_check;
+
+/* The Secret's serving certificate is the one served, and is want. */
+static bool serves_secret_pair(void *arg)
+{
+    served_check *c = arg;
+    char secret[128], served[128];
+
+    if (!save_key("secrets", TLS_SECRET, "tls.crt", true, "now.crt"))
+        return false;
+    file_fingerprint("now.crt", secret, sizeof(secret));
+    served_fingerprint(c->r, served, sizeof(served));
+    return served[0] && strcmp(secret, served) == 0 && (!c->want[0] || !strcmp(served, c->want));
+}
+
+/* A new serving pair from the Secret's own CA, written into the Secret as
+ * an operator (or another leader) would. */
+static void replace_serving_pair(void)
+{
+    static const char *const dns[] = { SERVICE_HOST };
+    certs_spec spec = { .common_name = SERVICE_HOST, .dns = dns, .n_dns = 1, .days = 30 };
+    certs_pair ca = { 0 }, leaf = { 0 };
+    char ca_crt[400], ca_key[400], b64[8192];
+    cJSON *secret = kfake_get(fake, "secrets", "default", TLS_SECRET);
+    cJSON *data = cJSON_GetObjectItem(secret, "data");
+    sp_err err = { SP_OK, "" };
+
+    CU_ASSERT_TRUE_FATAL(save_key("secrets", TLS_SECRET, "ca.key", true, "ca.key"));
+    snprintf(ca_crt, sizeof(ca_crt), "%s/ca.crt", dir);
+    snprintf(ca_key, sizeof(ca_key), "%s/ca.key", dir);
+    chmod(ca_key, 0600);
+    CU_ASSERT_EQUAL_FATAL(certs_load_pair(ca_crt, ca_key, &ca, &err), SP_OK);
+    CU_ASSERT_EQUAL_FATAL(certs_make_serving(&ca, &spec, &leaf, &err), SP_OK);
+    EVP_EncodeBlock((unsigned char *)b64, (const unsigned char *)leaf.cert_pem,
+                    (int)strlen(leaf.cert_pem));
+    cJSON_ReplaceItemInObject(data, "tls.crt", cJSON_CreateString(b64));
+    EVP_EncodeBlock((unsigned char *)b64, (const unsigned char *)leaf.key_pem,
+                    (int)strlen(leaf.key_pem));
+    cJSON_ReplaceItemInObject(data, "tls.key", cJSON_CreateString(b64));
+    CU_ASSERT_TRUE(kfake_put(fake, "secrets", secret) > 0);
+    cJSON_Delete(secret);
+    certs_pair_free(&ca);
+    certs_pair_free(&leaf);
+}
+
+static void test_certificates_from_a_secret_are_served_and_followed(void)
+{
+    static const char *const services[] = { "streams-placer" };
+    certmgr_config certs = { .secret = TLS_SECRET, .ca_configmap = CA_CONFIGMAP,
+                             .services = services, .n_services = 1 };
+    served_check check = { 0 };
+    char out[256], before[128], cmd[700];
+    replica r;
+
+    cluster_up();
+    start_replica_with(&r, "ra", false, &certs);
+    /* created on first start: the CA in the ConfigMap verifies the pair */
+    CU_ASSERT_TRUE_FATAL(save_key("secrets", TLS_SECRET, "ca.crt", true, "ca.crt"));
+    CU_ASSERT_TRUE_FATAL(eventually(bundle_published, NULL)); /* by the leader's sync */
+    CU_ASSERT_TRUE_FATAL(save_key("secrets", TLS_SECRET, "tls.crt", true, "tls.crt"));
+    snprintf(cmd, sizeof(cmd), "openssl verify -CAfile '%s/bundle.crt' '%s/tls.crt' 2>&1", dir,
+             dir);
+    CU_ASSERT_EQUAL(run(cmd, out, sizeof(out)), 0);
+    snprintf(cmd, sizeof(cmd), "openssl x509 -in '%s/tls.crt' -noout -text | grep -c "
+             "'DNS:" SERVICE_HOST "'", dir);
+    CU_ASSERT_EQUAL(run(cmd, out, sizeof(out)), 0);
+    /* a real handshake, verified against the published CA, by the Service's name */
+    snprintf(cmd, sizeof(cmd), "openssl s_client -connect 127.0.0.1:%u -CAfile '%s/bundle.crt'"
+             " -verify_hostname " SERVICE_HOST " -verify_return_error </dev/null >/dev/null 2>&1",
+             (unsigned)app_port(r.app), dir);
+    CU_ASSERT_EQUAL(run(cmd, out, sizeof(out)), 0);
+    check.r = &r;
+    CU_ASSERT_TRUE(serves_secret_pair(&check));
+    served_fingerprint(&r, before, sizeof(before));
+
+    /* a pair changed in the Secret is served from the next handshake on */
+    replace_serving_pair();
+    CU_ASSERT_TRUE(eventually(serves_secret_pair, &check));
+    served_fingerprint(&r, check.want, sizeof(check.want));
+    CU_ASSERT_STRING_NOT_EQUAL(check.want, before);
+    stop_replica(&r);
+    cluster_down();
+}
+
+static void test_tls_secret_needs_a_service(void)
+{
+    app_config cfg = { .address = "127.0.0.1", .cluster = true };
+    sp_err err = { SP_OK, "" };
+    app *a = NULL;
+
+    cluster_up();
+    cfg.svc.state_dir = dir;
+    cfg.api.kubeconfig = kubeconfig;
+    cfg.certs.secret = TLS_SECRET;
+    CU_ASSERT_NOT_EQUAL(app_start(&cfg, &a, &err), SP_OK);
+    CU_ASSERT_PTR_NULL(a);
+    SP_ASSERT_CONTAINS(err.msg, "Service");
+    CU_ASSERT_PTR_NULL(kfake_get(fake, "secrets", "default", TLS_SECRET));
+    cluster_down();
+}
+
 static const sp_test tests[] = {
     SP_TEST(test_decisions_go_to_peplacements_before_the_answer),
     SP_TEST(test_pool_membership_goes_to_hostpool_status),
@@ -712,6 +911,8 @@ static const sp_test tests[] = {
     SP_TEST(test_two_replicas_one_leader),
     SP_TEST(test_non_relocatable_pe_waits_for_its_node),
     SP_TEST(test_kill_9_loses_and_duplicates_nothing),
+    SP_TEST(test_certificates_from_a_secret_are_served_and_followed),
+    SP_TEST(test_tls_secret_needs_a_service),
     SP_TEST_END
 };
 

@@ -116,6 +116,12 @@ refuses "--insecure-listen \"8080\": use ADDR:PORT" --insecure-listen 8080
 refuses "unknown option" --frobnicate
 refuses "--tls-cert and --tls-key go together" --tls-cert "$tmp/a/serving.crt"
 refuses "--listen \"nowhere\": use ADDR:PORT" --listen nowhere
+refuses "--tls-secret needs cluster mode" --mode standalone --tls-secret placer-tls \
+    --cert-service streams-placer
+refuses "need --tls-secret" --cert-service streams-placer
+refuses "--tls-secret needs --cert-service" --mode cluster --tls-secret placer-tls
+refuses "--tls-secret and --tls-cert are exclusive" --mode cluster --tls-secret placer-tls \
+    --cert-service streams-placer --tls-cert "$tmp/a/serving.crt" --tls-key "$tmp/a/serving.key"
 cp "$tmp/a/serving.key" "$tmp/open.key"
 chmod 0644 "$tmp/open.key"
 refuses "chmod 600" --listen 127.0.0.1:0 --state-dir "$tmp/b" \
