@@ -28,8 +28,12 @@
  * larger one is answered at once and the connection closed. */
 #define DISCARD_MAX (16u << 20)
 
-/* TLS 1.2 and 1.3 only, GnuTLS' sane defaults otherwise. */
-#define TLS_PRIORITIES "NORMAL:-VERS-ALL:+VERS-TLS1.3:+VERS-TLS1.2"
+/* TLS 1.2 and 1.3 only; in 1.2 only forward-secret key exchange (ECDHE) and
+ * AEAD ciphers, the set Go's crypto/tls (kube-apiserver, kube-scheduler)
+ * prefers: no CBC, SHA-1 MACs, static RSA key exchange or finite-field DHE. */
+#define TLS_PRIORITIES "NORMAL:-VERS-ALL:+VERS-TLS1.3:+VERS-TLS1.2:" \
+                       "-CIPHER-ALL:+AES-128-GCM:+AES-256-GCM:+CHACHA20-POLY1305:" \
+                       "-MAC-ALL:+AEAD:-KX-ALL:+ECDHE-ECDSA:+ECDHE-RSA"
 
 /* ------------------------------------------------------------------------ */
 /* Metrics                                                                    */

@@ -257,6 +257,16 @@ static void test_only_tls_1_2_and_1_3_are_spoken(void)
     SP_ASSERT_CONTAINS(out, "Cipher is (NONE)");
     CU_ASSERT_NOT_EQUAL(s_client(s, "-tls1 -cipher DEFAULT@SECLEVEL=0", out, sizeof(out)), 0);
     SP_ASSERT_CONTAINS(out, "Cipher is (NONE)");
+    /* TLS 1.2 with AEAD ciphers only: CBC and SHA-1 MACs are refused */
+    CU_ASSERT_EQUAL(s_client(s, "-tls1_2 -cipher ECDHE-ECDSA-AES128-GCM-SHA256", out,
+                             sizeof(out)), 0);
+    CU_ASSERT_EQUAL(s_client(s, "-tls1_2 -cipher ECDHE-ECDSA-CHACHA20-POLY1305", out,
+                             sizeof(out)), 0);
+    CU_ASSERT_NOT_EQUAL(s_client(s, "-tls1_2 -cipher ECDHE-ECDSA-AES128-SHA", out,
+                                 sizeof(out)), 0);
+    SP_ASSERT_CONTAINS(out, "Cipher is (NONE)");
+    CU_ASSERT_NOT_EQUAL(s_client(s, "-tls1_2 -cipher ECDHE-ECDSA-AES256-SHA384", out,
+                                 sizeof(out)), 0);
 
     srv_stop(s, 1000);
     certs_pair_free(&ca);
