@@ -285,11 +285,12 @@ sp_rc place_pe_spec_parse(const place_kv *labels, size_t n_labels,
 /* HostPools                                                                  */
 /* ------------------------------------------------------------------------ */
 
+/* No name twice; "" (a free slot of status.hosts) may repeat. */
 static sp_rc check_list_unique(const char *field, const char *const *v, size_t n,
                                sp_err *err)
 {
     for (size_t i = 0; i < n; i++)
-        for (size_t j = 0; j < i; j++)
+        for (size_t j = 0; j < i && *v[i]; j++)
             if (strcmp(v[i], v[j]) == 0)
                 return sp_err_set(err, SP_EINVAL,
                                   "%s[%zu]: \"%s\" is listed twice: list each once",

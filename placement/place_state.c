@@ -613,15 +613,17 @@ static sp_rc pool_fill(place_state *st, pl_pool *p, const place_pool_spec *in,
     return SP_OK;
 }
 
-/* Load status.hosts into the pool's slots, in order. */
+/* Load status.hosts into the pool's slots, in order; "" is a free slot. */
 static sp_rc pool_load_members(place_state *st, int32_t pool, const place_pool_spec *in)
 {
     for (size_t i = 0; i < in->n_members && (int64_t)i < st->pools[pool].size; i++) {
         int32_t node;
-        sp_rc rc = node_slot(st, in->members[i], &node);
-        if (rc)
-            return rc;
-        rc = pl_pool_set_slot(st, pool, (int32_t)i, node);
+        sp_rc rc;
+        if (!*in->members[i])
+            continue;
+        rc = node_slot(st, in->members[i], &node);
+        if (!rc)
+            rc = pl_pool_set_slot(st, pool, (int32_t)i, node);
         if (rc)
             return rc;
     }

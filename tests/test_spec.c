@@ -240,6 +240,36 @@ static void test_pool_members_over_size(void)
                     "let streams-placer rebuild status");
 }
 
+/* An exclusive pool on a busy cluster may have free slots between members:
+ * status.hosts says "" there, and it must read back as it was written. */
+static void test_pool_free_slots_round_trip(void)
+{
+    const char *tags[] = { "ssd" };
+    const char *members[] = { "n1", "", "", "n3" };
+    place_pool_spec p = { .namespace_ = "ns", .name = "p", .job = "job1", .tags = tags,
+                          .n_tags = 1, .has_size = true, .size = 4, .exclusive = true,
+                          .members = members, .n_members = 4 };
+    place_state *st = t_state(PLACE_ISOLATION_CLUSTER);
+    const char **hosts = NULL;
+    size_t n = 0;
+    int32_t pool;
+
+    expect_pool(&p, NULL);
+    t_node(st, "n1", "ssd", 4000, 8 * GI);
+    t_node(st, "n3", "ssd", 4000, 8 * GI);
+    pool = t_pool(st, "p", "job1", "ssd", NULL, 4, true, "n1,,,n3");
+    CU_ASSERT_EQUAL_FATAL(place_pool_hosts(st, pool, &hosts, &n), SP_OK);
+    CU_ASSERT_EQUAL_FATAL(n, 4);
+    SP_ASSERT_STR(hosts[0], "n1");
+    SP_ASSERT_STR(hosts[1], "");
+    SP_ASSERT_STR(hosts[2], "");
+    SP_ASSERT_STR(hosts[3], "n3");
+    /* a free slot is not a node */
+    CU_ASSERT_EQUAL(place_state_find_node(st, ""), PLACE_NONE);
+    sp_free(hosts);
+    place_state_free(st);
+}
+
 static void test_pool_job_name(void)
 {
     const char *tags[] = { "ssd" };
@@ -263,6 +293,7 @@ static const sp_test tests[] = {
     SP_TEST(test_bad_booleans_and_counts),
     SP_TEST(test_pool_rules),
     SP_TEST(test_pool_members_over_size),
+    SP_TEST(test_pool_free_slots_round_trip),
     SP_TEST(test_pool_job_name),
     SP_TEST_END
 };
