@@ -61,10 +61,12 @@ struct app {
     certmgr *certmgr;
     unsigned cert_check_s;
     int64_t cert_next_check;   /* unix seconds */
+    bool cert_was_leader;      /* at the last sync or refresh */
 };
 
 /* --tls-secret: the serving pair from the Secret into a->tls (the Secret is
- * created when missing). Needs a->api. */
+ * created when missing; one without a usable pair gives a throwaway pair
+ * until it is repaired). Needs a->api. */
 sp_rc app_certs_load(app *a, const app_config *cfg, sp_err *err)
     __attribute__((warn_unused_result));
 

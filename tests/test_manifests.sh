@@ -1,23 +1,32 @@
 #!/bin/sh
 # The deployment manifests against the code they deploy. `kubectl kustomize`
-# builds manifests/ (offline) and manifests/with-certs/ (in a scratch copy,
-# with a CA and serving pair made by `streams-placer certs create` exactly as
-# manifests/README.md says); then Python checks every object, and where the
-# manifests promise something about the code, reads the code:
+# (kubectl's built-in kustomize; kubectl must be on PATH, else the test
+# skips) builds manifests/ offline, as `kubectl apply -k manifests/` would
+# send it; then Python checks every object, and where the manifests promise
+# something about the code, reads the code:
 #   - CRDs: group, version, names, structural schemas, CEL rules; HostPool
 #     spec fields are those kobj/kobj_pool.c reads; PEPlacement spec and
 #     status fields are exactly those reconciler/rec_placement.c writes and
 #     reads, its phases svc/svc.c's phase names; printer columns point at
 #     real fields;
 #   - RBAC: every API call of reconciler/*.c (kapi_path segments, informer
-#     paths, HTTP methods per function) has a rule, and every rule has a call;
+#     paths, HTTP methods per function) and of certmgr/certmgr_api.c (the
+#     certificate Secret, the CA ConfigMap, the webhook configurations) has
+#     a rule, and every rule has a call; get/update are limited to the names
+#     the Deployment's flags give (--lease-name, --tls-secret,
+#     --ca-configmap, --webhook-config), create never is;
 #   - the Deployment: every argument is a flag `streams-placer help serve`
 #     prints; ports, probe paths (app/app.c routes), POD_NAME, the mounts
-#     behind --tls-cert/--tls-key/--policy/--state-dir, non-root read-only
-#     security contexts, the TLS Secret never readable by others;
+#     behind --policy/--state-dir, non-root read-only security contexts;
+#     certificates from the cluster (--tls-secret, no key mounted), every
+#     Service in front of the placer a --cert-service (and the names its
+#     certificate gets cover what kube-apiserver and kube-scheduler call),
+#     every webhook configuration calling it a --webhook-config, and the
+#     Secret and ConfigMap the placer keeps absent from the manifests;
 #   - Services, webhooks (paths = routes, selectors, failurePolicy,
-#     sideEffects, caBundle placeholder vs the overlay's real CA), the
-#     scheduler configuration (urlPrefix + verbs = routes, weight, TLS);
+#     sideEffects, no caBundle: the placer injects it), the scheduler
+#     configuration (urlPrefix + verbs = routes, weight, TLS: caFile is the
+#     key certmgr writes in the ConfigMap --ca-configmap, mounted);
 #   - the policy ConfigMap parses (`streams-placer plan --policy`), and the
 #     Dockerfile's runtime packages provide every library the binary needs.
 # Exit status: 0 pass, 1 fail, 77 skip (kubectl, python3 or PyYAML
@@ -43,24 +52,6 @@ if ! kubectl kustomize "$srcdir/manifests" >"$tmp/base.yaml" 2>"$tmp/err"; then
     fail "kubectl kustomize manifests/ failed"
     sed 's/^/    /' "$tmp/err" >&2
 fi
-
-# The overlay, with certificates made as manifests/README.md makes them, in a
-# writable copy (distcheck's source tree is read-only).
-mkdir -p "$tmp/src" && cp -R "$srcdir/manifests" "$tmp/src/" && chmod -R u+w "$tmp/src" || exit 99
-if ! "$bin" certs create --out-dir "$tmp/pki" \
-        --service streams-placer-webhook --namespace streams-placer \
-        --dns streams-placer-extender.streams-placer.svc \
-        --dns streams-placer-extender.streams-placer.svc.cluster.local \
-        >"$tmp/out" 2>"$tmp/err"; then
-    fail "streams-placer certs create failed"
-    sed 's/^/    /' "$tmp/err" >&2
-fi
-cp "$tmp/pki/ca.crt" "$tmp/pki/tls.crt" "$tmp/pki/tls.key" "$tmp/src/manifests/with-certs/" 2>/dev/null
-if ! kubectl kustomize "$tmp/src/manifests/with-certs" >"$tmp/certs.yaml" 2>"$tmp/err"; then
-    fail "kubectl kustomize manifests/with-certs/ failed"
-    sed 's/^/    /' "$tmp/err" >&2
-fi
-"$bin" certs show "$tmp/pki/tls.crt" >"$tmp/tls-show.txt" 2>&1 || fail "certs show tls.crt failed"
 
 # What the binary says `serve` takes.
 "$bin" help serve >"$tmp/serve-help.txt" 2>&1 || fail "streams-placer help serve failed"
@@ -92,16 +83,16 @@ if command -v readelf >/dev/null 2>&1 && command -v dpkg >/dev/null 2>&1 &&
     done
 fi
 
-python3 - "$srcdir" "$tmp" <<'PY'
-import base64
+python3 - "$srcdir" "$tmp" "$bin" <<'PY'
 import json
 import os
 import re
+import subprocess
 import sys
 
 import yaml
 
-SRC, TMP = sys.argv[1], sys.argv[2]
+SRC, TMP, BIN = sys.argv[1], sys.argv[2], sys.argv[3]
 NS = "streams-placer"
 GROUP = "placement.streams.io"
 VERSION = "v1alpha1"
@@ -153,7 +144,6 @@ def c_functions(text):
 # ---------------------------------------------------------------------------
 
 base = load(os.path.join(TMP, "base.yaml"))
-certs = load(os.path.join(TMP, "certs.yaml"))
 if not base:
     fail("no objects built from manifests/")
     sys.exit(1)
@@ -217,6 +207,21 @@ lease_c = read("reconciler/rec_lease.c")
 placement_c = read("reconciler/rec_placement.c")
 pool_c = read("kobj/kobj_pool.c")
 svc_c = read("svc/svc.c")
+certmgr_api_c = read("certmgr/certmgr_api.c")
+certmgr_h = read("certmgr/certmgr.h") + read("certmgr/certmgr_internal.h")
+app_certs_c = read("app/app_certs.c")
+
+
+def c_define(text, name, where):
+    m = re.search(r'^#define %s\s+("([^"]*)"|(\d+))' % re.escape(name), text, re.M)
+    check(m, "%s: %s not found" % (where, name))
+    return (m.group(2) if m.group(2) is not None else int(m.group(3))) if m else None
+
+
+CA_KEY = c_define(certmgr_h, "CERTMGR_KEY_CA_CRT", "certmgr/certmgr_internal.h")
+OVERLAP_DEFAULT = c_define(certmgr_h, "CERTMGR_OVERLAP_S", "certmgr/certmgr.h")
+CHECK_DEFAULT = c_define(app_certs_c, "DEFAULT_CHECK_PERIOD_S", "app/app_certs.c")
+ADMISSION_GROUP = c_define(certmgr_api_c, "ADMISSION_GROUP", "certmgr/certmgr_api.c")
 
 # ---------------------------------------------------------------------------
 # CRDs
@@ -377,7 +382,29 @@ if pep:
         check(status.get(f, {}).get("type") == "integer", "PEPlacement %s not integer" % f)
 
 # ---------------------------------------------------------------------------
-# RBAC: every API call of the reconciler has a rule, every rule a call
+# The placer's flags (the RBAC names and the certificate checks need them)
+# ---------------------------------------------------------------------------
+dep = one(base, "Deployment", "streams-placer")
+pod = (dep.get("spec") or {}).get("template", {}).get("spec", {})
+containers = {c["name"]: c for c in pod.get("containers") or []}
+server = containers.get("streams-placer", {})
+args = server.get("args") or []
+# every value of a flag, in order: --cert-service and --webhook-config repeat
+flag_values = {}
+for a in args:
+    if a.startswith("--") and "=" in a:
+        k, v = a.split("=", 1)
+        flag_values.setdefault(k, []).append(v)
+opts = {k: v[-1] for k, v in flag_values.items()}
+lease_name = opts.get("--lease-name", "streams-placer")
+tls_secret = opts.get("--tls-secret")
+ca_configmap = opts.get("--ca-configmap")
+cert_services = flag_values.get("--cert-service", [])
+webhook_configs = flag_values.get("--webhook-config", [])
+
+# ---------------------------------------------------------------------------
+# RBAC: every API call of the reconciler and of certmgr has a rule, every
+# rule a call
 # ---------------------------------------------------------------------------
 # (group, resource, verb, scope, file, function, evidence in that function)
 CALLS = [
@@ -407,34 +434,83 @@ CALLS = [
     ("coordination.k8s.io", "leases", "update", "namespace", lease_c, "rec_lease_release",
      ['"PUT"']),
     ("", "pods", "patch", "namespace", lease_c, "rec_label_pod", ['"PATCH"', '"pods"']),
+    # certmgr/certmgr_api.c: get_json() is its only GET; put_json() sends the
+    # method its caller names. The Secret and the ConfigMap live in the
+    # service account's namespace (kapi_namespace), the webhook
+    # configurations are cluster-scoped.
+    ("", "secrets", "get", "namespace", certmgr_api_c, "certmgr_secret_read",
+     ["get_json(", "secret_paths("]),
+    ("", "secrets", "create", "namespace", certmgr_api_c, "certmgr_secret_write",
+     ['"POST"', "secret_paths("]),
+    ("", "secrets", "update", "namespace", certmgr_api_c, "certmgr_secret_write",
+     ['"PUT"', "secret_paths("]),
+    ("", "configmaps", "get", "namespace", certmgr_api_c, "configmap_once", ["get_json("]),
+    ("", "configmaps", "create", "namespace", certmgr_api_c, "configmap_once", ['"POST"']),
+    ("", "configmaps", "update", "namespace", certmgr_api_c, "configmap_once", ['"PUT"']),
+    (ADMISSION_GROUP, "validatingwebhookconfigurations", "get", "cluster", certmgr_api_c,
+     "webhook_once", ["get_json("]),
+    (ADMISSION_GROUP, "validatingwebhookconfigurations", "update", "cluster", certmgr_api_c,
+     "webhook_once", ['"PUT"']),
+    (ADMISSION_GROUP, "mutatingwebhookconfigurations", "get", "cluster", certmgr_api_c,
+     "webhook_once", ["get_json("]),
+    (ADMISSION_GROUP, "mutatingwebhookconfigurations", "update", "cluster", certmgr_api_c,
+     "webhook_once", ['"PUT"']),
 ]
 VERB_OF = {"GET": "get", "POST": "create", "PUT": "update", "PATCH": "patch", "DELETE": "delete"}
-HELPERS = {"send_json", "write_lease"}  # take the method as a parameter
+# take the method as a parameter (or, verb_of, only name verbs for messages)
+HELPERS = {"send_json", "write_lease", "get_json", "put_json", "api_fail", "verb_of"}
+SOURCES = (("reconciler/rec.c", rec_c), ("reconciler/rec_lease.c", lease_c),
+           ("certmgr/certmgr_api.c", certmgr_api_c))
+WHERE = {id(text): name for name, text in SOURCES}
+
+
+def methods_of(text, body):
+    """The HTTP methods body sends: its literals, and GET for certmgr's get_json()."""
+    found = {m for m in VERB_OF if '"%s"' % m in body}
+    if text is certmgr_api_c and "get_json(" in body:
+        found.add("GET")
+    return found
+
 
 for group, res, verb, scope, text, func, evidence in CALLS:
     body = c_function(text, func)
-    if not check(body is not None, "reconciler: function %s() not found (RBAC table stale)" % func):
+    if not check(body is not None, "%s: function %s() not found (RBAC table stale)"
+                 % (WHERE[id(text)], func)):
         continue
     for e in evidence:
-        check(e in body, "reconciler: %s() no longer has %s, which the rule %s %s needs"
-              % (func, e, verb, res))
+        check(e in body, "%s: %s() no longer has %s, which the rule %s %s needs"
+              % (WHERE[id(text)], func, e, verb, res))
+
+# certmgr's requests all go through get_json() (GET) and send_json() (the
+# caller's method), and nothing else in certmgr/ talks to the API server.
+cm_funcs = c_functions(certmgr_api_c)
+check('"GET"' in cm_funcs.get("get_json", ""), "certmgr_api.c: get_json() no longer sends GET")
+for func, body in cm_funcs.items():
+    if "kapi_request(" in body:
+        check(func in ("get_json", "send_json"),
+              "certmgr_api.c: %s() calls kapi_request() itself; add it to the RBAC table"
+              % func)
+for f in sorted(os.listdir(os.path.join(SRC, "certmgr"))):
+    if f.endswith(".c") and f != "certmgr_api.c":
+        text = read("certmgr/" + f)
+        check("kapi_request(" not in text and "kapi_path(" not in text,
+              "certmgr/%s talks to the API server: its calls need RBAC rules" % f)
 
 # Every method used in a function is a call in the table.
-table_methods = {(func, m) for _, _, verb, _, _, func, ev in CALLS for m in VERB_OF
-                 if '"%s"' % m in ev}
-for name, text in (("rec.c", rec_c), ("rec_lease.c", lease_c)):
+table_methods = set()
+for _, _, verb, _, text, func, ev in CALLS:
+    table_methods |= {(id(text), func, m) for m in methods_of(text, " ".join(ev))}
+for name, text in SOURCES:
     for func, body in c_functions(text).items():
         if func in HELPERS:
             continue
-        for m in VERB_OF:
-            if '"%s"' % m in body:
-                check((func, m) in table_methods,
-                      "reconciler/%s: %s() sends %s, which no RBAC rule accounts for"
-                      % (name, func, m))
+        for m in methods_of(text, body):
+            check((id(text), func, m) in table_methods,
+                  "%s: %s() sends %s, which no RBAC rule accounts for" % (name, func, m))
 
 # Every resource the code names is in the table, and back.
 code_res = set()
-for text in (rec_c, lease_c):
+for _, text in SOURCES:
     for call in re.findall(r"kapi_path\((.*?)NULL\)", text, re.S):
         lits = re.findall(r'"([^"]*)"', call)
         if "namespaces" in lits:
@@ -447,26 +523,46 @@ for text in (rec_c, lease_c):
     code_res |= set(re.findall(r'REC_GROUP_PATH "/(\w+)"', text))
 if '"%s/status"' in (c_function(rec_c, "put_status") or ""):
     code_res.add("peplacements/status")
+# certmgr names the webhook configuration resources as arguments of
+# publish_webhook(), under ADMISSION_GROUP/v1
+hooks = set(re.findall(r'"(\w+webhookconfigurations)"', certmgr_api_c))
+check(hooks, "certmgr_api.c: no webhook configuration resource found (format changed?)")
+check(re.search(r'kapi_path\([^;]*"apis", ADMISSION_GROUP, "v1", resource', certmgr_api_c),
+      "certmgr_api.c: the webhook configurations' path is no longer apis/ADMISSION_GROUP/v1")
+check(ADMISSION_GROUP == "admissionregistration.k8s.io",
+      "certmgr_api.c: ADMISSION_GROUP is %r" % ADMISSION_GROUP)
+code_res |= hooks
 table_res = {res for _, res, *_ in CALLS}
-check(code_res == table_res, "reconciler resources %s, RBAC table %s"
+check(code_res == table_res, "code resources %s, RBAC table %s"
       % (sorted(code_res), sorted(table_res)))
 
-# The rules: exactly the table, at the right scope.
-m = re.search(r"--lease-name=(\S+)", yaml.safe_dump(objs(base, "Deployment", "streams-placer")))
-lease_name = m.group(1) if m else "streams-placer"
+# The rules: exactly the table, at the right scope, limited to the names the
+# Deployment's flags give wherever RBAC can limit them (never create: RBAC
+# cannot check a name that is in the body, so such a rule never matches).
+NAMED = {("coordination.k8s.io", "leases"): ([lease_name], "--lease-name"),
+         ("", "secrets"): ([tls_secret], "--tls-secret"),
+         ("", "configmaps"): ([ca_configmap], "--ca-configmap")}
+for r in hooks:
+    NAMED[(ADMISSION_GROUP, r)] = (webhook_configs, "--webhook-config")
 granted = set()
 for kind, scope in (("ClusterRole", "cluster"), ("Role", "namespace")):
     role = one(base, kind, "streams-placer")
     for rule in role.get("rules") or []:
+        names = rule.get("resourceNames")
         for g in rule.get("apiGroups") or []:
             for r in rule.get("resources") or []:
                 for v in rule.get("verbs") or []:
                     check("*" not in (g, r, v), "%s streams-placer: a wildcard" % kind)
                     granted.add((g, r, v, scope))
-                    if r == "leases" and v in ("get", "update"):
-                        check(rule.get("resourceNames") == [lease_name],
-                              "Role streams-placer: leases %s not limited to %s"
-                              % (v, lease_name))
+                    want_names, flag = NAMED.get((g, r), (None, None))
+                    if v in ("create", "list", "watch"):
+                        check(not names, "%s streams-placer: %s %s with resourceNames: RBAC "
+                              "never matches a name there, so the rule grants nothing"
+                              % (kind, v, r))
+                    elif want_names is not None:
+                        check(names and sorted(names) == sorted(want_names),
+                              "%s streams-placer: %s %s limited to %s, the Deployment's %s "
+                              "names %s" % (kind, v, r, names, flag, want_names))
 wanted = {(g, r, v, s) for g, r, v, s, *_ in CALLS}
 for g, r, v, s in sorted(wanted - granted):
     fail("RBAC: the code needs %s %s/%s (%s scope), not granted" % (v, g or "core", r, s))
@@ -486,18 +582,13 @@ for kind, role_kind in (("ClusterRoleBinding", "ClusterRole"), ("RoleBinding", "
 
 help_text = open(os.path.join(TMP, "serve-help.txt"), encoding="utf-8").read()
 FLAGS = set(re.findall(r"--[a-z][a-z-]*", help_text))
-dep = one(base, "Deployment", "streams-placer")
-pod = (dep.get("spec") or {}).get("template", {}).get("spec", {})
 pod_labels = (dep.get("spec") or {}).get("template", {}).get("metadata", {}).get("labels", {})
-containers = {c["name"]: c for c in pod.get("containers") or []}
 inits = {c["name"]: c for c in pod.get("initContainers") or []}
-server = containers.get("streams-placer", {})
 volumes = {v["name"]: v for v in pod.get("volumes") or []}
 check(dep.get("spec", {}).get("replicas") == 2, "streams-placer: not 2 replicas")
 check(pod.get("serviceAccountName") == "streams-placer", "streams-placer: service account")
 check(pod.get("automountServiceAccountToken") is not False, "streams-placer: no token mounted")
 
-args = server.get("args") or []
 missing = [a.split("=")[0] for a in args if a.split("=")[0] not in FLAGS]
 if missing:
     cluster = {"--mode", "--kubeconfig", "--context", "--no-leader-elect", "--lease-name",
@@ -507,7 +598,6 @@ if missing:
              "wiring of `serve` (the manifests need it)" % " ".join(missing))
     else:
         fail("Deployment args not printed by `streams-placer help serve`: %s" % missing)
-opts = dict(a.split("=", 1) for a in args if "=" in a)
 check(all(a.startswith("--") and "=" in a for a in args),
       "Deployment args: write each as --flag=value: %r" % args)
 check(opts.get("--mode") == "cluster", "Deployment: --mode=cluster missing")
@@ -547,23 +637,46 @@ def mount_of(container, path):
     return best
 
 
-secret_vols = [v for v in volumes.values() if "secret" in v]
-tls_vols = [v for v in secret_vols if v["secret"].get("secretName") == "streams-placer-tls"]
-if check(len(tls_vols) == 1, "Deployment: no volume of the Secret streams-placer-tls"):
-    v = tls_vols[0]
-    mode = v["secret"].get("defaultMode", 0o644)
-    # the server refuses a key others may read or its group may change
-    # (certs/certs_file.c); the pod's fsGroup gives it group read
-    check(mode & 0o337 == 0, "TLS Secret volume defaultMode %o: must be 0400 or 0440 "
-          "(never writable, never readable by others)" % mode)
-    check(pod.get("securityContext", {}).get("fsGroup") ==
-          (server.get("securityContext") or {}).get("runAsUser",
-                                                    pod.get("securityContext", {}).get("runAsUser")),
-          "Deployment: fsGroup must be the server's uid so it can read the key through its group")
-    for flag in ("--tls-cert", "--tls-key"):
-        where = mount_of(server, opts.get(flag, "/nonexistent"))
-        check(where and where[0] is v and where[2].get("readOnly"),
-              "Deployment %s: not read from the TLS Secret volume (read-only)" % flag)
+# Certificates from the cluster: the Secret --tls-secret read over the API,
+# nothing mounted (no key file on any node's disk), no --tls-cert/--tls-key
+# (exclusive with it).
+check(tls_secret, "Deployment: no --tls-secret (the certificates are kept in the cluster)")
+for flag in ("--tls-cert", "--tls-key"):
+    check(flag not in flag_values, "Deployment: %s with --tls-secret (exclusive)" % flag)
+check(not [v for v in volumes.values() if "secret" in v or
+           any("secret" in src for src in (v.get("projected") or {}).get("sources") or [])],
+      "Deployment: a Secret is mounted; the serving pair comes from --tls-secret")
+for flag in ("--tls-secret", "--ca-configmap", "--lease-name", "--cert-overlap",
+             "--cert-check-period", "--cert-days", "--ca-days"):
+    check(len(flag_values.get(flag, [])) <= 1, "Deployment: %s given twice" % flag)
+for flag, values in (("--cert-service", cert_services), ("--webhook-config", webhook_configs)):
+    check(len(set(values)) == len(values), "Deployment: the same %s twice: %s" % (flag, values))
+overlap = int(opts.get("--cert-overlap", OVERLAP_DEFAULT or 0))
+period = int(opts.get("--cert-check-period", CHECK_DEFAULT or 0))
+check(0 < period < overlap, "Deployment: --cert-check-period %d must be under --cert-overlap %d"
+      % (period, overlap))
+# what the placer creates and keeps is not in the manifests: every apply
+# would overwrite it
+check(not objs(base, "Secret"), "manifests/: a Secret; the placer creates its own (%s)"
+      % tls_secret)
+check(not objs(base, "Secret", tls_secret), "manifests/ define the Secret %s" % tls_secret)
+check(ca_configmap and not objs(base, "ConfigMap", ca_configmap),
+      "Deployment --ca-configmap %r: missing, or a ConfigMap of the manifests (an apply "
+      "would overwrite what the placer publishes)" % ca_configmap)
+
+# Every Service in front of the placer is a --cert-service, and back.
+
+
+def selects_placer(svc):
+    sel = (svc.get("spec") or {}).get("selector") or {}
+    return sel and all(k == LEADER_LABEL or pod_labels.get(k) == v for k, v in sel.items())
+
+
+fronting = sorted(svc["metadata"]["name"] for svc in objs(base, "Service") if selects_placer(svc))
+check(fronting and sorted(cert_services) == fronting,
+      "Deployment --cert-service %s, but the Services in front of the placer are %s"
+      % (sorted(cert_services), fronting))
+
 where = mount_of(server, opts.get("--state-dir", "/nonexistent"))
 check(where and "emptyDir" in where[0] and not where[2].get("readOnly"),
       "Deployment --state-dir: not a writable emptyDir")
@@ -624,27 +737,26 @@ for name, leader in (("streams-placer-webhook", False), ("streams-placer-extende
 # ---------------------------------------------------------------------------
 # Webhooks
 # ---------------------------------------------------------------------------
-PLACEHOLDER = "REPLACE ME"
 FAILURE = {"pods-create.mutate.placement.streams.io": "Fail",
            "pods-update.mutate.placement.streams.io": "Ignore",
            "pods.validate.placement.streams.io": "Ignore",
            "hostpools.validate.placement.streams.io": "Fail"}
 covered = set()
+called_hosts = set()  # (service, namespace) that kube-apiserver and kube-scheduler call
 for kind, path in (("MutatingWebhookConfiguration", "/webhook/mutate"),
                    ("ValidatingWebhookConfiguration", "/webhook/validate")):
     cfg = one(base, kind, "streams-placer")
     for wh in cfg.get("webhooks") or []:
         n = wh.get("name")
         svc = (wh.get("clientConfig") or {}).get("service") or {}
+        called_hosts.add((svc.get("name"), svc.get("namespace")))
         check(svc.get("name") == "streams-placer-webhook" and svc.get("namespace") == NS
               and svc.get("port") == 443 and svc.get("path") == path and (path, "POST") in ROUTES,
               "%s: clientConfig.service %r, want streams-placer-webhook.%s:443%s" % (n, svc, NS, path))
-        try:
-            ca = base64.b64decode(wh["clientConfig"].get("caBundle", ""), validate=True)
-        except (ValueError, KeyError):
-            ca = b""
-        check(PLACEHOLDER.encode() in ca or ca.startswith(b"-----BEGIN CERTIFICATE-----"),
-              "%s: caBundle is neither the documented placeholder nor a PEM CA" % n)
+        # the placer injects it (--webhook-config); a value here would be put
+        # back by every `kubectl apply` and fail TLS until the next sync
+        check("caBundle" not in (wh.get("clientConfig") or {}),
+              "%s: clientConfig.caBundle is set; the placer injects it (--webhook-config)" % n)
         check(wh.get("sideEffects") == "NoneOnDryRun", "%s: sideEffects" % n)
         check(wh.get("admissionReviewVersions") == ["v1"], "%s: admissionReviewVersions" % n)
         check(wh.get("timeoutSeconds") == 5, "%s: timeoutSeconds" % n)
@@ -671,6 +783,18 @@ want = {("V", "", "v1", "pods", op) for op in ("CREATE", "UPDATE", "DELETE")}
 want |= {("V", GROUP, VERSION, "hostpools", op) for op in ("CREATE", "UPDATE")}
 want |= {("M", "", "v1", "pods", op) for op in ("CREATE", "UPDATE")}
 check(covered == want, "webhook rules cover %s, expected %s" % (sorted(covered), sorted(want)))
+
+# Every webhook configuration that calls the placer gets its caBundle from it
+# (--webhook-config names it), and every name given is one of them.
+calling = set()
+for kind in ("MutatingWebhookConfiguration", "ValidatingWebhookConfiguration"):
+    for cfg in objs(base, kind):
+        for wh in cfg.get("webhooks") or []:
+            if ((wh.get("clientConfig") or {}).get("service") or {}).get("name") in fronting:
+                calling.add(cfg["metadata"]["name"])
+check(calling and set(webhook_configs) == calling,
+      "Deployment --webhook-config %s, but the webhook configurations calling the placer are %s"
+      % (sorted(webhook_configs), sorted(calling)))
 
 # ---------------------------------------------------------------------------
 # The second scheduler
@@ -722,6 +846,7 @@ if sconf:
         if check(m, "extender urlPrefix %r is not https://SVC.NS.svc:443/PATH" % e.get("urlPrefix")):
             check(m.group(1) == "streams-placer-extender" and m.group(2) == NS,
                   "extender urlPrefix does not name the leader-only Service")
+            called_hosts.add((m.group(1), m.group(2)))
             for verb in ("filterVerb", "prioritizeVerb", "bindVerb"):
                 route = m.group(3) + "/" + e.get(verb, "?")
                 check((route, "POST") in ROUTES, "extender %s -> %s is not a route" % (verb, route))
@@ -734,46 +859,49 @@ if sconf:
               "extender weight %r: a 5-point tier must outweigh the default plugins' 1300" % w)
         tls = e.get("tlsConfig") or {}
         check(not tls.get("insecure"), "extender: insecure TLS")
+        # caData would take precedence over caFile and go stale at a CA rotation
+        check(not tls.get("caData"), "extender: tlsConfig.caData set (it overrides caFile)")
+        # caFile: the key certmgr writes (CERTMGR_KEY_CA_CRT) of the ConfigMap
+        # the placer publishes (--ca-configmap), mounted, not optional (an
+        # empty directory would start kube-scheduler without its CA)
         caf = tls.get("caFile", "")
         d, f = os.path.split(caf)
-        vol = smounts.get(d) or {}
-        check(vol.get("secret", {}).get("secretName") == "streams-placer-ca"
-              and f in [i.get("path") for i in vol["secret"].get("items") or []],
-              "extender caFile %s is not ca.crt of the Secret streams-placer-ca" % caf)
+        vol = (smounts.get(d) or {}).get("configMap") or {}
+        items = {i.get("path"): i.get("key") for i in vol.get("items") or []}
+        key = items.get(f) if vol.get("items") else f
+        check(vol.get("name") == ca_configmap and key == CA_KEY and not vol.get("optional"),
+              "extender caFile %s is not key %s of the ConfigMap %s (--ca-configmap) mounted "
+              "(not optional): volume %r" % (caf, CA_KEY, ca_configmap, vol))
+        check("set_string(data, CERTMGR_KEY_CA_CRT, bundle)"
+              in (c_function(certmgr_api_c, "configmap_once") or ""),
+              "certmgr_api.c: configmap_once() no longer writes the bundle as "
+              "CERTMGR_KEY_CA_CRT, the key the scheduler mounts")
 
 # ---------------------------------------------------------------------------
-# The overlay with real certificates
+# The serving certificate covers every name its callers use
 # ---------------------------------------------------------------------------
-pki = os.path.join(TMP, "pki")
-if certs and os.path.exists(os.path.join(pki, "ca.crt")):
-    ca = open(os.path.join(pki, "ca.crt"), "rb").read()
-    tls_secrets = [s for s in objs(certs, "Secret") if s.get("type") == "kubernetes.io/tls"]
-    ca_secrets = [s for s in objs(certs, "Secret") if s.get("type") != "kubernetes.io/tls"]
-    if check(len(tls_secrets) == 1 and len(ca_secrets) == 1, "with-certs: want one TLS and one CA Secret"):
-        t, c = tls_secrets[0], ca_secrets[0]
-        for k in ("tls.crt", "tls.key"):
-            check(base64.b64decode(t["data"][k]) == open(os.path.join(pki, k), "rb").read(),
-                  "with-certs: Secret %s is not the file" % k)
-        check(base64.b64decode(c["data"]["ca.crt"]) == ca, "with-certs: CA Secret is not ca.crt")
-        check(set(c["data"]) == {"ca.crt"}, "with-certs: the CA Secret holds more than ca.crt")
-        d = one(certs, "Deployment", "streams-placer", "with-certs")
-        names = [v.get("secret", {}).get("secretName") for v in
-                 d["spec"]["template"]["spec"]["volumes"]]
-        check(t["metadata"]["name"] in names, "with-certs: the placer does not mount the generated TLS Secret")
-        d = one(certs, "Deployment", "streams-scheduler", "with-certs")
-        names = [v.get("secret", {}).get("secretName") for v in
-                 d["spec"]["template"]["spec"]["volumes"]]
-        check(c["metadata"]["name"] in names, "with-certs: the scheduler does not mount the generated CA")
-    for kind in ("MutatingWebhookConfiguration", "ValidatingWebhookConfiguration"):
-        for wh in one(certs, kind, "streams-placer", "with-certs").get("webhooks") or []:
-            got = base64.b64decode(re.sub(r"\s", "", wh["clientConfig"].get("caBundle", "")))
-            check(got == ca, "with-certs: %s caBundle is not ca.crt" % wh["name"])
-    show = open(os.path.join(TMP, "tls-show.txt"), encoding="utf-8").read()
-    for host in ("streams-placer-webhook.%s.svc" % NS, "streams-placer-extender.%s.svc" % NS):
-        check(re.search(r"\b%s\b" % re.escape(host), show),
-              "the README's `certs create` does not cover %s" % host)
-else:
-    fail("with-certs: not built (see above)")
+# certmgr names the certificate after each --cert-service with
+# certs_service_names() in the service account's namespace (the Deployment's);
+# `certs create --service --namespace` calls the same function, so its
+# certificate shows the names certmgr's will have. kube-apiserver calls a
+# webhook Service as NAME.NS.svc, kube-scheduler the urlPrefix host.
+check(re.search(r"certs_service_names\(svc, m->ns,", read("certmgr/certmgr.c")),
+      "certmgr/certmgr.c: the certificate's names no longer come from certs_service_names")
+sans = set()
+for i, svc in enumerate(cert_services):
+    out = os.path.join(TMP, "pki-%d" % i)
+    made = subprocess.run([BIN, "certs", "create", "--out-dir", out, "--service", svc,
+                           "--namespace", NS], capture_output=True, text=True)
+    if not check(made.returncode == 0, "certs create --service %s: %s" % (svc, made.stderr)):
+        continue
+    shown = subprocess.run([BIN, "certs", "show", os.path.join(out, "tls.crt")],
+                           capture_output=True, text=True)
+    check(shown.returncode == 0, "certs show: %s" % shown.stderr)
+    sans |= set(re.findall(r"[a-z0-9][a-z0-9.-]*\.svc(?:\.cluster\.local)?\b", shown.stdout))
+for svc, ns in sorted(called_hosts, key=str):
+    host = "%s.%s.svc" % (svc, ns)
+    check(host in sans, "the serving certificate (--cert-service %s) does not cover %s, which "
+          "its callers use" % (cert_services, host))
 
 # ---------------------------------------------------------------------------
 # The Dockerfile
