@@ -274,7 +274,9 @@ sp_rc place_state_put_pool(place_state *st, const place_pool_spec *in,
  * with the parse error as the reason it cannot be placed. Any other pod only
  * uses resources on its node. *pe_out (may be NULL) gets the PE's index, or
  * PLACE_NONE for a non-PE pod. SP_ECONFLICT when the uid is already known;
- * a pod on an unknown node is accepted (it uses nothing the engine knows).
+ * SP_ELIMIT when its namespace, job or PE label is longer than Kubernetes
+ * allows; a pod on an unknown node is accepted (it uses nothing the engine
+ * knows).
  */
 sp_rc place_state_add_pod(place_state *st, const place_pod_input *in,
                           int32_t *pe_out, sp_err *err)

@@ -1263,7 +1263,10 @@ sp_rc place_state_add_pod(place_state *st, const place_pod_input *in,
         rc = add_other(st, in);
     if (rc)
         return sp_err_set(err, rc, "pod %s/%s: %s", in->namespace_ ? in->namespace_ : "",
-                          in->name ? in->name : "", sp_strerror(rc));
+                          in->name ? in->name : "",
+                          rc == SP_ELIMIT ? "its namespace, job or PE label is longer than "
+                                            "Kubernetes allows"
+                                          : sp_strerror(rc));
     if (pe_out)
         *pe_out = pe;
     return SP_OK;
