@@ -95,6 +95,21 @@ sp_rc kapi_request(kapi *k, const char *method, const char *path,
                    const char *content_type, const char *body, size_t len,
                    kapi_result *out) __attribute__((warn_unused_result));
 
+/*
+ * kapi_request within a deadline (kapi_now_ms() + budget; 0: none): each
+ * attempt's timeout is cut to the time left, and no retry starts (nor is
+ * waited for) past it; what the last attempt came to is returned (a
+ * transport timeout when the deadline cut it short). For callers that hold
+ * a lock others wait for: the time they hold it stays bounded whatever the
+ * API server does.
+ */
+sp_rc kapi_request_by(kapi *k, int64_t deadline_ms, const char *method, const char *path,
+                      const char *content_type, const char *body, size_t len,
+                      kapi_result *out) __attribute__((warn_unused_result));
+
+/* A monotonic clock in milliseconds, for deadlines. */
+int64_t kapi_now_ms(void);
+
 /* ------------------------------------------------------------------------ */
 /* Informers                                                                  */
 /* ------------------------------------------------------------------------ */

@@ -116,6 +116,8 @@ typedef struct kapi_call {
     size_t len;
     int timeout_ms;             /* 0: the client's; < 0: none (watches) */
     int max_attempts;           /* 0: the client's */
+    int64_t deadline_ms;        /* kapi_now_ms() value no attempt or wait may
+                                   pass; 0: none */
     kapi_sink sink;             /* NULL: the body goes to the result */
     void *sink_ctx;
     kapi_runner *run;           /* NULL: a pooled handle, in this thread */

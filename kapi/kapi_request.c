@@ -696,8 +696,47 @@ static int retry_wait_ms(long retry_after, int n)
     return (int)retry_after * 1000;
 }
 
+int64_t kapi_now_ms(void)
+{
+    struct timespec now;
+
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    return (int64_t)now.tv_sec * 1000 + now.tv_nsec / 1000000;
+}
+
+/* The call as its next attempt makes it: the timeout cut to what is left
+ * before the deadline. False when nothing is left. */
+static bool before_deadline(const kapi *k, const kapi_call *call, kapi_call *cut)
+{
+    int timeout = call->timeout_ms > 0 ? call->timeout_ms : call->timeout_ms < 0 ? 0
+                                                                                 : k->timeout_ms;
+    int64_t left;
+
+    *cut = *call;
+    if (!call->deadline_ms)
+        return true;
+    left = call->deadline_ms - kapi_now_ms();
+    if (left <= 0)
+        return false;
+    if (!timeout || left < timeout)
+        cut->timeout_ms = left < INT32_MAX ? (int)left : INT32_MAX;
+    return true;
+}
+
+/* The result of a call whose deadline passed before it could be sent. */
+static sp_rc deadline_passed(kapi_result *out)
+{
+    kapi_result_free(out);
+    out->outcome = KAPI_TRANSPORT;
+    out->status = 0;
+    out->len = 0;
+    out->body = sp_strdup("");
+    set_message(out, "deadline passed before the request could be sent");
+    return out->body ? SP_OK : SP_ENOMEM;
+}
+
 /* Attempt call on h until it succeeds, fails for good, runs out of
- * attempts, or is stopped. */
+ * attempts or time, or is stopped. */
 static sp_rc attempts(kapi *k, const kapi_call *call, CURL *h, const char *url,
                       kapi_result *out)
 {
@@ -708,7 +747,12 @@ static sp_rc attempts(kapi *k, const kapi_call *call, CURL *h, const char *url,
         long retry_after = -1;
         bool again = false, final = false;
         int wait;
-        sp_rc rc = attempt(k, call, h, url, out, &retry_after, &final);
+        kapi_call cut;
+        sp_rc rc;
+
+        if (!before_deadline(k, call, &cut))
+            return n == 1 ? deadline_passed(out) : SP_OK;
+        rc = attempt(k, &cut, h, url, out, &retry_after, &final);
         if (!rc && !reauthed)
             rc = reauth(k, out, &again);
         if (rc)
@@ -722,6 +766,8 @@ static sp_rc attempts(kapi *k, const kapi_call *call, CURL *h, const char *url,
         if (final || !retryable(out) || n >= max)
             return SP_OK;
         wait = retry_wait_ms(retry_after, n);
+        if (call->deadline_ms && kapi_now_ms() + wait >= call->deadline_ms)
+            return SP_OK; /* no time for another attempt after the wait */
         log_retry(call, out, n, wait);
         if (!kapi_sleep(call->run, wait))
             return SP_OK;
@@ -770,6 +816,22 @@ sp_rc kapi_request(kapi *k, const char *method, const char *path,
         .content_type = content_type,
         .body = body,
         .len = len,
+    };
+
+    return kapi_do(k, &call, out);
+}
+
+sp_rc kapi_request_by(kapi *k, int64_t deadline_ms, const char *method, const char *path,
+                      const char *content_type, const char *body, size_t len,
+                      kapi_result *out)
+{
+    kapi_call call = {
+        .method = method,
+        .path = path,
+        .content_type = content_type,
+        .body = body,
+        .len = len,
+        .deadline_ms = deadline_ms,
     };
 
     return kapi_do(k, &call, out);

@@ -19,14 +19,85 @@
 
 #define PLACEMENT_ATTEMPTS 5 /* conflicting updates before giving up */
 #define EVENT_MESSAGE_MAX 1024
+#define BREAKER_FIRST_MS 250  /* the first pause after the API server failed a write */
+#define BREAKER_CAP_MS 5000   /* the longest */
+#define RETRY_FIRST_MS 250    /* failed pod events are replayed this soon */
+#define RETRY_CAP_MS 5000     /* and, while they keep failing, at least this often */
+#define RETRY_MAX 100000      /* failed pod events kept */
 
 /* ------------------------------------------------------------------------ */
 /* Requests                                                                   */
 /* ------------------------------------------------------------------------ */
 
+/* Fail at once while the breaker is open (the API server just failed a
+ * write): the caller answers now instead of holding the service's lock. */
+static sp_rc breaker_check(rec *r, sp_err *err)
+{
+    int64_t left;
+    sp_rc rc = SP_OK;
+
+    pthread_mutex_lock(&r->breaker_lock);
+    left = r->breaker_until_ms - kapi_now_ms();
+    if (left > 0)
+        rc = sp_err_set(err, SP_EIO,
+                        "the API server is unavailable (%s); writes resume within %lld ms",
+                        r->breaker_error, (long long)left);
+    pthread_mutex_unlock(&r->breaker_lock);
+    return rc;
+}
+
+/* Open the breaker after an unavailable answer, close it after any other. */
+static void breaker_note(rec *r, const kapi_result *res)
+{
+    bool down = res->outcome == KAPI_TRANSPORT || res->outcome == KAPI_THROTTLED ||
+                res->outcome == KAPI_SERVER;
+    int64_t pause = r->breaker_ms;
+
+    pthread_mutex_lock(&r->breaker_lock);
+    if (!down) {
+        if (r->breaker_failures)
+            sp_log(SP_LOG_INFO, "api_writes_resumed", NULL);
+        r->breaker_failures = 0;
+        r->breaker_until_ms = 0;
+    } else {
+        r->breaker_failures++;
+        for (unsigned i = 1; i < r->breaker_failures && pause < BREAKER_CAP_MS; i++)
+            pause *= 2;
+        if (pause > BREAKER_CAP_MS)
+            pause = BREAKER_CAP_MS;
+        r->breaker_until_ms = kapi_now_ms() + pause;
+        if (res->status)
+            snprintf(r->breaker_error, sizeof(r->breaker_error), "HTTP %ld: %s", res->status,
+                     res->message);
+        else
+            snprintf(r->breaker_error, sizeof(r->breaker_error), "no answer: %s",
+                     res->message);
+    }
+    pthread_mutex_unlock(&r->breaker_lock);
+}
+
+/* One request of a write, within deadline and through the breaker. SP_OK
+ * whenever *out says what happened; SP_EIO (err set) when the breaker
+ * refused it; SP_ENOMEM or SP_EINVAL otherwise. */
+static sp_rc api_write(rec *r, int64_t deadline, const char *method, const char *path,
+                       const char *ctype, const char *body, size_t len, kapi_result *out,
+                       sp_err *err)
+{
+    sp_rc rc = breaker_check(r, err);
+
+    memset(out, 0, sizeof(*out));
+    if (rc)
+        return rc;
+    rc = kapi_request_by(r->api, deadline, method, path, ctype, body, len, out);
+    if (rc)
+        return sp_err_set(err, rc, "%s %s: %s", method, path, sp_strerror(rc));
+    breaker_note(r, out);
+    return SP_OK;
+}
+
 /* Send root (freed) as JSON with method to path; *out the result. */
-static sp_rc send_json(rec *r, const char *method, const char *path, const char *ctype,
-                       cJSON *root, kapi_result *out)
+static sp_rc send_json(rec *r, int64_t deadline, const char *method, const char *path,
+                       const char *ctype, cJSON *root, kapi_result *out, sp_err *err)
 {
     char *body = root ? cJSON_PrintUnformatted(root) : NULL;
     sp_rc rc;
@@ -34,14 +105,23 @@ static sp_rc send_json(rec *r, const char *method, const char *path, const char 
     cJSON_Delete(root);
     memset(out, 0, sizeof(*out));
     if (!body)
-        return SP_ENOMEM;
-    rc = kapi_request(r->api, method, path, ctype, body, strlen(body), out);
+        return sp_err_set(err, SP_ENOMEM, "out of memory");
+    rc = api_write(r, deadline, method, path, ctype, body, strlen(body), out, err);
     sp_free(body);
     return rc;
 }
 
+/* The deadline of a write starting now. */
+static int64_t write_deadline(const rec *r)
+{
+    return kapi_now_ms() + r->write_budget_ms;
+}
+
 static sp_rc api_error(sp_err *err, const char *what, const kapi_result *res)
 {
+    if (!res->status)
+        return sp_err_set(err, SP_EIO, "%s: no answer from the API server: %s", what,
+                          res->message[0] ? res->message : "no answer");
     return sp_err_set(err, res->outcome == KAPI_CONFLICT ? SP_ECONFLICT : SP_EIO,
                       "%s: HTTP %ld: %s", what, res->status,
                       res->message[0] ? res->message : "no answer");
@@ -61,21 +141,21 @@ static sp_rc refuse_if_follower(rec *r, sp_err *err)
 /* ------------------------------------------------------------------------ */
 
 /* The PEPlacement at path, created (metadata and spec) when missing. */
-static sp_rc fetch_or_create(rec *r, const char *path, const char *collection,
-                             const char *name, const store_placement *p, cJSON **obj,
-                             sp_err *err)
+static sp_rc fetch_or_create(rec *r, int64_t deadline, const char *path,
+                             const char *collection, const char *name,
+                             const store_placement *p, cJSON **obj, sp_err *err)
 {
     kapi_result res;
-    sp_rc rc = kapi_request(r->api, "GET", path, NULL, NULL, 0, &res);
+    sp_rc rc = api_write(r, deadline, "GET", path, NULL, NULL, 0, &res, err);
 
     *obj = NULL;
     if (!rc && res.outcome == KAPI_NOT_FOUND) {
         kapi_result_free(&res);
-        rc = send_json(r, "POST", collection, "application/json",
-                       rec_placement_object(p->namespace_, name, p), &res);
+        rc = send_json(r, deadline, "POST", collection, "application/json",
+                       rec_placement_object(p->namespace_, name, p), &res, err);
         if (!rc && res.outcome == KAPI_CONFLICT) { /* created meanwhile */
             kapi_result_free(&res);
-            rc = kapi_request(r->api, "GET", path, NULL, NULL, 0, &res);
+            rc = api_write(r, deadline, "GET", path, NULL, NULL, 0, &res, err);
         }
     }
     if (!rc && res.outcome != KAPI_OK)
@@ -102,8 +182,8 @@ static bool decided_elsewhere(const cJSON *obj, const store_placement *p)
 
 /* Replace obj's status with p's and PUT it (conditional on its
  * resourceVersion); KAPI_CONFLICT means someone wrote first. */
-static sp_rc put_status(rec *r, const char *path, cJSON *obj, const store_placement *p,
-                        kapi_result *res)
+static sp_rc put_status(rec *r, int64_t deadline, const char *path, cJSON *obj,
+                        const store_placement *p, kapi_result *res, sp_err *err)
 {
     char status_path[KAPI_PATH_MAX];
     const cJSON *meta = cJSON_GetObjectItem(obj, "metadata");
@@ -111,16 +191,18 @@ static sp_rc put_status(rec *r, const char *path, cJSON *obj, const store_placem
     cJSON *status = rec_placement_status(p, cJSON_IsNumber(gen) ? (int64_t)gen->valuedouble : 0);
     int n = snprintf(status_path, sizeof(status_path), "%s/status", path);
 
+    memset(res, 0, sizeof(*res));
     if (!status || n < 0 || (size_t)n >= sizeof(status_path)) {
         cJSON_Delete(status);
-        return SP_ENOMEM;
+        return sp_err_set(err, SP_ENOMEM, "out of memory");
     }
     cJSON_DeleteItemFromObject(obj, "status");
     if (!cJSON_AddItemToObject(obj, "status", status)) {
         cJSON_Delete(status);
-        return SP_ENOMEM;
+        return sp_err_set(err, SP_ENOMEM, "out of memory");
     }
-    return send_json(r, "PUT", status_path, "application/json", cJSON_Duplicate(obj, true), res);
+    return send_json(r, deadline, "PUT", status_path, "application/json",
+                     cJSON_Duplicate(obj, true), res, err);
 }
 
 static sp_rc placement_paths(rec *r, const store_placement *p, char *name, char *path,
@@ -140,6 +222,7 @@ static sp_rc sink_placement(void *ctx, const store_placement *p, sp_err *err)
 {
     rec *r = ctx;
     char name[256], path[KAPI_PATH_MAX], collection[KAPI_PATH_MAX];
+    int64_t deadline = write_deadline(r);
     sp_rc rc = refuse_if_follower(r, err);
 
     if (!rc && placement_paths(r, p, name, path, collection))
@@ -147,13 +230,13 @@ static sp_rc sink_placement(void *ctx, const store_placement *p, sp_err *err)
     for (int attempt = 0; !rc && attempt < PLACEMENT_ATTEMPTS; attempt++) {
         cJSON *obj = NULL;
         kapi_result res = { 0 };
-        rc = fetch_or_create(r, path, collection, name, p, &obj, err);
+        rc = fetch_or_create(r, deadline, path, collection, name, p, &obj, err);
         if (!rc && decided_elsewhere(obj, p))
             rc = sp_err_set(err, SP_ECONFLICT,
                             "PE %s/%s is already placed by another replica; taking its decision",
                             p->job, p->pe);
         if (!rc)
-            rc = put_status(r, path, obj, p, &res);
+            rc = put_status(r, deadline, path, obj, p, &res, err);
         cJSON_Delete(obj);
         if (!rc && res.outcome == KAPI_OK) {
             kapi_result_free(&res);
@@ -195,7 +278,8 @@ static sp_rc sink_members(void *ctx, const char *ns, const char *pool,
         cJSON_Delete(patch);
         return rc;
     }
-    rc = send_json(r, "PATCH", path, "application/merge-patch+json", patch, &res);
+    rc = send_json(r, write_deadline(r), "PATCH", path, "application/merge-patch+json", patch,
+                   &res, err);
     if (!rc && res.outcome != KAPI_OK)
         rc = api_error(err, "HostPool status", &res);
     kapi_result_free(&res);
@@ -223,14 +307,16 @@ static cJSON *binding_object(const char *ns, const char *pod, const char *uid, c
 }
 
 /* After a 409 on binding: success when the pod is already on node. */
-static bool already_bound_to(rec *r, const char *pod_path, const char *node)
+static bool already_bound_to(rec *r, int64_t deadline, const char *pod_path, const char *node)
 {
     kapi_result res;
     cJSON *pod = NULL;
     const cJSON *name;
+    sp_err ignored;
     bool same = false;
 
-    if (kapi_request(r->api, "GET", pod_path, NULL, NULL, 0, &res) || res.outcome != KAPI_OK) {
+    if (api_write(r, deadline, "GET", pod_path, NULL, NULL, 0, &res, &ignored) ||
+        res.outcome != KAPI_OK) {
         kapi_result_free(&res);
         return false;
     }
@@ -247,6 +333,7 @@ static sp_rc sink_bind(void *ctx, const char *ns, const char *pod, const char *u
 {
     rec *r = ctx;
     char path[KAPI_PATH_MAX], pod_path[KAPI_PATH_MAX];
+    int64_t deadline = write_deadline(r);
     kapi_result res;
     sp_rc rc = refuse_if_follower(r, err);
 
@@ -257,8 +344,9 @@ static sp_rc sink_bind(void *ctx, const char *ns, const char *pod, const char *u
         rc = sp_err_set(err, SP_ELIMIT, "pod %s/%s: names too long", ns, pod);
     if (rc)
         return rc;
-    rc = send_json(r, "POST", path, "application/json", binding_object(ns, pod, uid, node), &res);
-    if (!rc && res.outcome == KAPI_CONFLICT && already_bound_to(r, pod_path, node))
+    rc = send_json(r, deadline, "POST", path, "application/json",
+                   binding_object(ns, pod, uid, node), &res, err);
+    if (!rc && res.outcome == KAPI_CONFLICT && already_bound_to(r, deadline, pod_path, node))
         res.outcome = KAPI_OK;
     if (!rc && res.outcome != KAPI_OK)
         rc = api_error(err, "Binding", &res);
@@ -305,13 +393,15 @@ static void sink_explain(void *ctx, const char *ns, const char *pod, const char 
     rec *r = ctx;
     char path[KAPI_PATH_MAX];
     kapi_result res = { 0 };
+    sp_err err = { SP_OK, "" };
 
     if (!atomic_load(&r->leader) ||
         kapi_path(path, sizeof(path), "api", "v1", "namespaces", ns, "events", NULL) ||
-        send_json(r, "POST", path, "application/json", event_object(ns, pod, uid, reason), &res) ||
+        send_json(r, write_deadline(r), "POST", path, "application/json",
+                  event_object(ns, pod, uid, reason), &res, &err) ||
         res.outcome != KAPI_OK)
         sp_log(SP_LOG_WARN, "event_not_recorded", "namespace", ns, "pod", pod, "error",
-               res.message, NULL);
+               err.msg[0] ? err.msg : res.message, NULL);
     kapi_result_free(&res);
 }
 
@@ -350,6 +440,74 @@ static sp_rc feed(rec *r, int which, kapi_event ev, const cJSON *obj, sp_err *er
     }
 }
 
+/* A failed write, worth another try later (not a malformed object). */
+static bool retryable(sp_rc rc)
+{
+    return rc == SP_EIO || rc == SP_ECONFLICT || rc == SP_ENOMEM;
+}
+
+static void retry_entry_free(rec_retry *e)
+{
+    sp_free(e->uid);
+    cJSON_Delete(e->obj);
+}
+
+/* The queued event of the pod uid, or NULL. Under retry_lock. */
+static rec_retry *retry_find(rec *r, const char *uid)
+{
+    for (size_t i = 0; i < r->n_retries; i++)
+        if (strcmp(r->retries[i].uid, uid) == 0)
+            return &r->retries[i];
+    return NULL;
+}
+
+/* Queue (a copy of) a pod event whose write failed, replacing an older one
+ * of the same pod; false when it could not be kept. Under retry_lock. */
+static bool retry_put(rec *r, const char *uid, kapi_event ev, cJSON *obj)
+{
+    rec_retry *e = retry_find(r, uid);
+    char *copy;
+
+    if (e) {
+        cJSON_Delete(e->obj);
+        e->obj = obj;
+        e->ev = ev;
+        return true;
+    }
+    if (r->n_retries >= RETRY_MAX ||
+        sp_grow(&r->retries, &r->cap_retries, r->n_retries + 1, sizeof(*r->retries)) ||
+        !(copy = sp_strdup(uid))) {
+        cJSON_Delete(obj);
+        return false;
+    }
+    r->retries[r->n_retries++] = (rec_retry){ copy, obj, ev };
+    return true;
+}
+
+/* After a pod event was fed: a write that failed is queued for another
+ * try (a pod deletion whose release was not written is not lost when the
+ * watch moves on); one that worked supersedes what was queued. */
+static void retry_note(rec *r, kapi_event ev, const cJSON *obj, sp_rc rc)
+{
+    const char *uid = meta_str(obj, "uid");
+    rec_retry *e;
+    bool kept = true;
+
+    if (!*uid || (rc && !retryable(rc)))
+        return;
+    pthread_mutex_lock(&r->retry_lock);
+    if (rc) {
+        kept = retry_put(r, uid, ev, cJSON_Duplicate(obj, true));
+    } else if ((e = retry_find(r, uid))) {
+        retry_entry_free(e);
+        *e = r->retries[--r->n_retries];
+    }
+    pthread_mutex_unlock(&r->retry_lock);
+    if (!kept)
+        sp_log(SP_LOG_ERROR, "pod_event_dropped", "object", meta_str(obj, "name"), "reason",
+               "out of memory or too many failed writes waiting", NULL);
+}
+
 static void on_event(void *ctx, kapi_event ev, const cJSON *obj)
 {
     rec_feed *f = ctx;
@@ -359,9 +517,87 @@ static void on_event(void *ctx, kapi_event ev, const cJSON *obj)
     svc_lock(f->r->svc);
     rc = feed(f->r, f->which, ev, obj, &err);
     svc_unlock(f->r->svc);
+    if (f->which == REC_PODS)
+        retry_note(f->r, ev, obj, rc);
     if (rc)
-        sp_log(SP_LOG_WARN, "watch_event_ignored", "object", meta_str(obj, "name"), "error",
-               err.msg, NULL);
+        sp_log(SP_LOG_WARN,
+               f->which == REC_PODS && retryable(rc) ? "watch_event_retried_later"
+                                                     : "watch_event_ignored",
+               "object", meta_str(obj, "name"), "error", err.msg, NULL);
+}
+
+/* Replay the queued pod events once; true when none is left. */
+static bool replay(rec *r)
+{
+    rec_retry *batch;
+    size_t n;
+    bool done = true;
+
+    pthread_mutex_lock(&r->retry_lock);
+    batch = r->retries;
+    n = r->n_retries;
+    r->retries = NULL;
+    r->n_retries = r->cap_retries = 0;
+    pthread_mutex_unlock(&r->retry_lock);
+    for (size_t i = 0; i < n; i++) {
+        rec_retry *e = &batch[i];
+        sp_err err = { SP_OK, "" };
+        sp_rc rc;
+        if (atomic_load(&r->stopping)) { /* what is left is the cluster's now */
+            retry_entry_free(e);
+            continue;
+        }
+        svc_lock(r->svc);
+        rc = feed(r, REC_PODS, e->ev, e->obj, &err);
+        svc_unlock(r->svc);
+        if (!rc || !retryable(rc)) {
+            sp_log(rc ? SP_LOG_WARN : SP_LOG_INFO, rc ? "watch_event_ignored" : "watch_event_retried",
+                   "object", meta_str(e->obj, "name"), "error", err.msg, NULL);
+            retry_entry_free(e);
+            continue;
+        }
+        pthread_mutex_lock(&r->retry_lock);
+        if (retry_find(r, e->uid))   /* a newer event of this pod came */
+            cJSON_Delete(e->obj);
+        else if (!retry_put(r, e->uid, e->ev, e->obj)) /* takes obj */
+            sp_log(SP_LOG_ERROR, "pod_event_dropped", "uid", e->uid, "reason",
+                   "out of memory or too many failed writes waiting", NULL);
+        pthread_mutex_unlock(&r->retry_lock);
+        sp_free(e->uid);
+        done = false;
+    }
+    sp_free(batch);
+    return done;
+}
+
+static bool retries_waiting(rec *r)
+{
+    bool any;
+
+    pthread_mutex_lock(&r->retry_lock);
+    any = r->n_retries > 0;
+    pthread_mutex_unlock(&r->retry_lock);
+    return any;
+}
+
+/* The thread that replays failed pod events, with backoff while they keep
+ * failing. */
+static void *retry_loop(void *arg)
+{
+    rec *r = arg;
+    int wait_ms = RETRY_FIRST_MS;
+
+    while (rec_sleep_ms(r, wait_ms)) {
+        if (!retries_waiting(r)) {
+            wait_ms = RETRY_FIRST_MS;
+            continue;
+        }
+        if (replay(r))
+            wait_ms = RETRY_FIRST_MS;
+        else if ((wait_ms *= 2) > RETRY_CAP_MS)
+            wait_ms = RETRY_CAP_MS;
+    }
+    return NULL;
 }
 
 static void on_synced(void *ctx)
@@ -446,10 +682,20 @@ static void *gc_loop(void *arg)
 
 bool rec_sleep(rec *r, int seconds)
 {
+    return rec_sleep_ms(r, seconds * 1000);
+}
+
+bool rec_sleep_ms(rec *r, int ms)
+{
     struct timespec until;
 
     clock_gettime(CLOCK_REALTIME, &until);
-    until.tv_sec += seconds;
+    until.tv_sec += ms / 1000;
+    until.tv_nsec += (long)(ms % 1000) * 1000000L;
+    if (until.tv_nsec >= 1000000000L) {
+        until.tv_sec++;
+        until.tv_nsec -= 1000000000L;
+    }
     pthread_mutex_lock(&r->wait_lock);
     while (!atomic_load(&r->stopping))
         if (pthread_cond_timedwait(&r->wake, &r->wait_lock, &until))
@@ -487,6 +733,8 @@ static sp_rc copy_config(rec *r, const rec_config *cfg)
     r->renew_deadline_s = cfg->renew_deadline_s > 0 ? cfg->renew_deadline_s : 10;
     r->retry_period_s = cfg->retry_period_s > 0 ? cfg->retry_period_s : 2;
     r->gc_period_s = cfg->gc_period_s > 0 ? cfg->gc_period_s : 30;
+    r->write_budget_ms = cfg->write_budget_ms > 0 ? cfg->write_budget_ms : REC_WRITE_BUDGET_MS;
+    r->breaker_ms = cfg->breaker_ms > 0 ? cfg->breaker_ms : BREAKER_FIRST_MS;
     if (!r->lease_name || !r->lease_namespace || !r->identity || (pod && *pod && !r->pod_name))
         return SP_ENOMEM;
     return SP_OK;
@@ -501,6 +749,8 @@ sp_rc rec_new(const rec_config *cfg, rec **out, sp_err *err)
         return sp_err_set(err, SP_ENOMEM, "out of memory");
     pthread_mutex_init(&r->wait_lock, NULL);
     pthread_cond_init(&r->wake, NULL);
+    pthread_mutex_init(&r->breaker_lock, NULL);
+    pthread_mutex_init(&r->retry_lock, NULL);
     if (copy_config(r, cfg)) {
         rec_stop(r);
         return sp_err_set(err, SP_ENOMEM, "out of memory");
@@ -533,6 +783,8 @@ sp_rc rec_run(rec *r, svc *s, sp_err *err)
     }
     if (!rc && pthread_create(&r->gc_thread, NULL, gc_loop, r) == 0)
         r->gc_running = true;
+    if (!rc && pthread_create(&r->retry_thread, NULL, retry_loop, r) == 0)
+        r->retry_running = true;
     return rc;
 }
 
@@ -558,12 +810,19 @@ void rec_stop(rec *r)
         pthread_join(r->lease_thread, NULL);
     if (r->gc_running)
         pthread_join(r->gc_thread, NULL);
+    if (r->retry_running)
+        pthread_join(r->retry_thread, NULL);
     for (int i = 0; i < REC_N_INFORMERS; i++)
         kapi_informer_stop(r->informers[i]);
     if (r->lease_running)
         rec_lease_release(r);
+    for (size_t i = 0; i < r->n_retries; i++)
+        retry_entry_free(&r->retries[i]);
+    sp_free(r->retries);
     pthread_cond_destroy(&r->wake);
     pthread_mutex_destroy(&r->wait_lock);
+    pthread_mutex_destroy(&r->breaker_lock);
+    pthread_mutex_destroy(&r->retry_lock);
     sp_free(r->lease_name);
     sp_free(r->lease_namespace);
     sp_free(r->identity);

@@ -11,6 +11,14 @@
  * Lease decides which replica writes; losing it stops writes at once, and
  * the leader labels its own pod so that a Service can send extender calls
  * to it alone.
+ *
+ * While the API server is unreachable, slow or failing, the service keeps
+ * answering from its caches: a write is retried with backoff within a time
+ * budget (REC_WRITE_BUDGET_MS), then fails with a clear error that the
+ * caller (kube-scheduler) retries; after such a failure further writes fail
+ * at once for a short, growing pause instead of each waiting out the budget
+ * again. A pod deletion whose release could not be written is kept and
+ * replayed with backoff until it is, so no release is lost.
  */
 #ifndef SP_REC_H
 #define SP_REC_H
@@ -23,6 +31,9 @@
 
 #define REC_LEADER_LABEL "placement.streams.io/leader" /* "true" on the leader's pod */
 #define REC_GROUP_PATH "/apis/placement.streams.io/v1alpha1"
+/* A write holds the service's lock, which the webhook (timeoutSeconds 5 in
+ * manifests/) and every extender call wait for: it gives up well before. */
+#define REC_WRITE_BUDGET_MS 3000
 
 typedef struct rec_config {
     kapi *api;                 /* borrowed; outlives the reconciler */
@@ -36,6 +47,13 @@ typedef struct rec_config {
     int renew_deadline_s;      /* 0: 10 */
     int retry_period_s;        /* 0: 2 */
     int gc_period_s;           /* sweep of released placements; 0: 30 */
+    int write_budget_ms;       /* how long one write (a placement, a binding)
+                                  may take with retries, under the service's
+                                  lock; 0: REC_WRITE_BUDGET_MS */
+    int breaker_ms;            /* after the API server failed a write, further
+                                  writes fail at once for this long, doubled
+                                  with each failure in a row up to 5 s;
+                                  0: 250 */
 } rec_config;
 
 typedef struct rec rec;

@@ -12,6 +12,13 @@
 
 enum { REC_NODES, REC_PODS, REC_POOLS, REC_PLACEMENTS, REC_N_INFORMERS };
 
+/* A pod event whose write failed (a release), replayed until it is done. */
+typedef struct rec_retry {
+    char *uid;                 /* the pod's */
+    cJSON *obj;                /* the pod as that event carried it */
+    kapi_event ev;
+} rec_retry;
+
 /* One informer's callbacks: its reconciler and which one it is. */
 typedef struct rec_feed {
     struct rec *r;
@@ -32,12 +39,29 @@ struct rec {
     atomic_bool stopping;
     pthread_mutex_t wait_lock; /* sleeps of the lease and sweep threads */
     pthread_cond_t wake;
-    pthread_t lease_thread, gc_thread;
-    bool lease_running, gc_running;
+    pthread_t lease_thread, gc_thread, retry_thread;
+    bool lease_running, gc_running, retry_running;
+    int write_budget_ms;
+    int breaker_ms;            /* the first pause */
+
+    /* The breaker: after a write found the API server unavailable (no
+     * answer, 429 or 5xx once retries ran out), writes fail at once until
+     * breaker_until_ms (kapi_now_ms), a pause that doubles with each such
+     * failure in a row; any answer closes it. */
+    pthread_mutex_t breaker_lock;
+    int64_t breaker_until_ms;
+    unsigned breaker_failures;
+    char breaker_error[320];   /* a kapi_result message and its status */
+
+    /* Pod events whose writes failed, by pod uid (one each, the latest). */
+    pthread_mutex_t retry_lock;
+    rec_retry *retries;
+    size_t n_retries, cap_retries;
 };
 
 /* Sleep up to seconds, or until the reconciler stops; false when stopping. */
 bool rec_sleep(rec *r, int seconds);
+bool rec_sleep_ms(rec *r, int ms);
 
 /* The Lease loop (a thread): acquire, renew, lose; sets r->leader. */
 void *rec_lease_loop(void *arg);

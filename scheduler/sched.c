@@ -386,6 +386,18 @@ static sp_rc filter_pe(svc *c, int32_t pe, const int32_t *idx, size_t n, bool *p
     return rc;
 }
 
+/* Release reservations past their TTL. One whose release cannot be written
+ * (the API server away, a full disk) stays, holding its node a little
+ * longer, and is tried again on the next call: it must not fail this call,
+ * which may need no write at all. */
+static void expire_reservations(svc *c)
+{
+    sp_err err = { SP_OK, "" };
+
+    if (svc_expire(c, &err))
+        sp_log(SP_LOG_WARN, "reservations_not_expired", "error", err.msg, NULL);
+}
+
 sp_rc sched_filter(svc *c, const char *body, size_t len, srv_response *resp)
 {
     ext_args a;
@@ -407,7 +419,9 @@ sp_rc sched_filter(svc *c, const char *body, size_t len, srv_response *resp)
     if (!idx || !v || !pass)
         rc = SP_ENOMEM;
     svc_lock(c);
-    if (!rc && !(rc = svc_expire(c, &err))) {
+    if (!rc)
+        expire_reservations(c);
+    if (!rc) {
         resolve_nodes(c, &a, idx);
         rc = svc_learn_pod(c, a.pod, &pe, &err);
     }

@@ -5,7 +5,7 @@ set -eu
 
 PACKAGES="build-essential autoconf automake pkg-config \
 libmicrohttpd-dev libgnutls28-dev libcjson-dev libcurl4-openssl-dev libssl-dev libcunit1-dev \
-libsqlite3-dev libyaml-dev openssl curl python3 python3-yaml valgrind"
+libsqlite3-dev sqlite3 libyaml-dev openssl curl python3 python3-yaml valgrind"
 
 missing=""
 for p in $PACKAGES; do

@@ -41,6 +41,10 @@ static store_why why_errno(int e)
     case EDQUOT:
         return (store_why){ SP_EIO, "disk quota exceeded",
                             "raise the server user's quota or " FIX_OTHER_DIR };
+    case EFBIG:
+        return (store_why){ SP_EIO, "file too large (the file size limit was reached)",
+                            "raise the server's file size limit (ulimit -f) or "
+                            FIX_OTHER_DIR };
     case ENOENT:
         return (store_why){ SP_EIO, "no such file or directory",
                             "create the parent directory or " FIX_OTHER_DIR };
@@ -109,8 +113,13 @@ static store_why why_sqlite(const store *st, int code)
     case SQLITE_IOERR:
         if (code == SQLITE_IOERR_NOMEM)
             return why_errno(ENOMEM);
-        e = sys_errno(st, EIO);
-        return why_errno(e == ENOSPC || e == EDQUOT || e == EACCES || e == EROFS ? e : EIO);
+        /* SQLite records no errno for a failed write (sqlite3_system_errno
+         * is 0 after SQLITE_IOERR_WRITE): the one that write left is the
+         * clue, when it names a cause the operator can act on */
+        e = errno == EFBIG || errno == ENOSPC || errno == EDQUOT ? errno : EIO;
+        e = sys_errno(st, e);
+        return why_errno(e == ENOSPC || e == EDQUOT || e == EACCES || e == EROFS || e == EFBIG
+                             ? e : EIO);
     case SQLITE_NOTADB:
         return (store_why){ SP_EIO, "not a database (the file holds something else)",
                             "move " STORE_FILE " away or " FIX_OTHER_DIR };

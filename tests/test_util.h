@@ -60,6 +60,23 @@ static inline int sp_test_run(const char *suite_name, const sp_test *tests)
     return failed ? SP_TEST_FAIL : SP_TEST_PASS;
 }
 
+/*
+ * The divisor of a test's heaviest loops: $SP_TEST_SCALE, else 1. make
+ * check-valgrind sets it (memcheck runs some 50 times slower); every case
+ * still runs, only fewer rounds of it.
+ */
+static inline long sp_test_scale(void)
+{
+    const char *s = getenv("SP_TEST_SCALE");
+    char *end;
+    long v;
+
+    if (!s || !*s)
+        return 1;
+    v = strtol(s, &end, 10);
+    return *end || v < 1 ? 1 : v;
+}
+
 /* Assert that two strings are equal, printing both when they are not. */
 #define SP_ASSERT_STR(actual, expected)                                          \
     do {                                                                         \
