@@ -69,16 +69,23 @@ static void apply_effects(svc *c, const wh_result *r)
     }
 }
 
+/* Only the verdict and its effects hold the lock: parsing the body and
+ * rendering the answer (most of a review) run beside other callers. */
 static sp_rc review(app *a, wh_mode mode, const srv_request *req, srv_response *resp)
 {
     wh_result r;
-    sp_rc rc;
+    wh_case *cs = NULL;
+    sp_rc rc = wh_case_open(mode, req->body, req->body_len, &cs, &r);
 
     svc_lock(a->svc);
-    rc = wh_review(svc_state(a->svc), svc_policy(a->svc), mode, req->body, req->body_len, &r);
+    if (!rc)
+        rc = wh_case_judge(cs, svc_state(a->svc), svc_policy(a->svc), &r);
     if (!rc)
         apply_effects(a->svc, &r);
     svc_unlock(a->svc);
+    if (!rc)
+        rc = wh_case_answer(cs, &r);
+    wh_case_free(cs);
     if (!rc && r.http_status == 200)
         svc_count_admission(a->svc, mode == WH_MUTATE, r.allowed);
     if (!rc) {

@@ -8,14 +8,18 @@
  *   bench-handlers --bench-dir DIR --state-dir DIR [--policy F] [--nodes F]
  *                  [--hostpools F] [--pods F] [--prefix P]
  *                  [--node-count N | --nodelist F] [--filters N] [--prioritizes N]
- *                  [--reviews N --review-body F --review-mode validate|mutate]
+ *                  [--reviews N --review-body F --review-mode validate|mutate
+ *                   [--review-new-pods]]
  *
  * The service is opened as `serve` opens it (svc_open: the same files, a
  * fresh store in --state-dir). Filters send a stream of new PE pods (the
  * pods of bench/wrk/extender.lua: bench/stream-pod.json with
  * bench/stream-annotations.txt, jobs of 8) with NodeNames worker-00000 ..
  * worker-(N-1), or with the NodeList of file F in Nodes; prioritizes cycle over the pods the filters sent; reviews
- * replay one AdmissionReview body and record its effects as app.c does.
+ * replay one AdmissionReview body and record its effects as app.c does
+ * (--review-new-pods: each review's pod is a new one, of a job of its own,
+ * with its own uid and name, as a stream of new PEs is admitted; the body is
+ * made before the clock starts).
  * Prints one line per phase: calls, p50, p90, p99, mean, max (ms) and the
  * mean answer size. Exit 1 when a call fails or answers other than 200.
  */
@@ -201,14 +205,17 @@ static __attribute__((noinline)) sp_rc timed_prioritize(svc *c, const sp_buf *bo
     return sched_prioritize(c, body->data, body->len, resp);
 }
 
-/* What app.c's review() does: the review and its effects under the lock. */
+/* What app.c's review() does: the body read, the verdict and its effects
+ * under the lock, the answer rendered. */
 static __attribute__((noinline)) sp_rc timed_review(svc *c, wh_mode mode, const char *body,
                                                     size_t len, wh_result *r)
 {
-    sp_rc rc;
+    wh_case *cs = NULL;
+    sp_rc rc = wh_case_open(mode, body, len, &cs, r);
 
     svc_lock(c);
-    rc = wh_review(svc_state(c), svc_policy(c), mode, body, len, r);
+    if (!rc)
+        rc = wh_case_judge(cs, svc_state(c), svc_policy(c), r);
     for (size_t i = 0; !rc && i < r->n_effects; i++) {
         sp_err err = { SP_OK, "" };
         sp_rc e = r->effects[i].op == WH_POD_UPSERT   ? svc_update_pod(c, r->effects[i].object, &err)
@@ -218,6 +225,9 @@ static __attribute__((noinline)) sp_rc timed_review(svc *c, wh_mode mode, const 
             fprintf(stderr, "bench-handlers: effect not recorded: %s\n", err.msg);
     }
     svc_unlock(c);
+    if (!rc)
+        rc = wh_case_answer(cs, r);
+    wh_case_free(cs);
     if (!rc && r->http_status == 200)
         svc_count_admission(c, mode == WH_MUTATE, r->allowed);
     return rc;
@@ -256,21 +266,71 @@ static int run_extender(bench *b, bool filter, long n, long cycle, phase *p)
     return bad;
 }
 
-static int run_reviews(bench *b, wh_mode mode, const char *path, long n, phase *p)
+/* Set member key of obj to the string value (SP_ENOMEM, or SP_EINVAL when
+ * obj is not an object). */
+static sp_rc set_string(cJSON *obj, const char *key, const char *value)
 {
-    char *body = NULL;
-    size_t len = 0;
+    cJSON *s = cJSON_IsObject(obj) ? cJSON_CreateString(value) : NULL;
+
+    if (!s)
+        return cJSON_IsObject(obj) ? SP_ENOMEM : SP_EINVAL;
+    cJSON_DeleteItemFromObjectCaseSensitive(obj, key);
+    return cJSON_AddItemToObject(obj, key, s) ? SP_OK : SP_ENOMEM;
+}
+
+/* The review body tmpl with its pod made new: review k's own uid, name and
+ * job (a job of one PE, so that the job's checks stay the same size). */
+static sp_rc new_pod_body(const cJSON *tmpl, long k, char **body, size_t *len)
+{
+    cJSON *root = cJSON_Duplicate(tmpl, true);
+    cJSON *meta = cJSON_GetObjectItem(cJSON_GetObjectItem(cJSON_GetObjectItem(root, "request"),
+                                                          "object"), "metadata");
+    char uid[64], name[64];
+    sp_rc rc = root ? SP_OK : SP_ENOMEM;
+
+    snprintf(uid, sizeof(uid), "00000000-0000-4000-8000-%012lx", (unsigned long)k);
+    snprintf(name, sizeof(name), "review-%ld", k);
+    if (!rc)
+        rc = set_string(meta, "uid", uid);
+    if (!rc)
+        rc = set_string(meta, "name", name);
+    if (!rc)
+        rc = set_string(cJSON_GetObjectItem(meta, "labels"), "streams.io/job", name);
+    *body = rc ? NULL : cJSON_PrintUnformatted(root);
+    *len = *body ? strlen(*body) : 0;
+    cJSON_Delete(root);
+    return rc ? rc : *body ? SP_OK : SP_ENOMEM;
+}
+
+static int run_reviews(bench *b, wh_mode mode, const char *path, bool new_pods, long n,
+                       phase *p)
+{
+    char *body = NULL, *fresh = NULL;
+    cJSON *tmpl = NULL;
+    size_t len = 0, fresh_len = 0;
     sp_err err;
     int bad = 0;
 
-    if (kobj_read_file(path, 16u << 20, &body, &len, &err)) {
+    if (kobj_read_file(path, 16u << 20, &body, &len, &err) ||
+        (new_pods && kobj_parse_json(body, len, &tmpl, &err))) {
         fprintf(stderr, "bench-handlers: %s: %s\n", path, err.msg);
+        sp_free(body);
         return 1;
     }
     for (long k = 0; k < n && !bad; k++) {
         wh_result r;
-        double t0 = now_ms();
-        sp_rc rc = timed_review(b->c, mode, body, len, &r);
+        double t0;
+        sp_rc rc = new_pods ? new_pod_body(tmpl, k, &fresh, &fresh_len) : SP_OK;
+        if (rc) {
+            fprintf(stderr, "bench-handlers: review %ld: %s\n", k, sp_strerror(rc));
+            bad = 1;
+            break;
+        }
+        t0 = now_ms();
+        rc = new_pods ? timed_review(b->c, mode, fresh, fresh_len, &r)
+                      : timed_review(b->c, mode, body, len, &r);
+        sp_free(fresh);
+        fresh = NULL;
         p->ms[p->n++] = now_ms() - t0;
         p->bytes += (double)r.len;
         if (rc || r.http_status != 200) {
@@ -280,6 +340,7 @@ static int run_reviews(bench *b, wh_mode mode, const char *path, long n, phase *
         }
         wh_result_free(&r);
     }
+    cJSON_Delete(tmpl);
     sp_free(body);
     return bad;
 }
@@ -290,7 +351,8 @@ static int usage(void)
             "usage: bench-handlers --bench-dir DIR --state-dir DIR [--policy F] [--nodes F]\n"
             "       [--hostpools F] [--pods F] [--prefix P] [--node-count N | --nodelist F]\n"
             "       [--filters N] [--prioritizes N]\n"
-            "       [--reviews N --review-body F --review-mode validate|mutate]\n");
+            "       [--reviews N --review-body F --review-mode validate|mutate\n"
+            "        [--review-new-pods]]\n");
     return 1;
 }
 
@@ -300,6 +362,7 @@ int main(int argc, char **argv)
     bench b = { .prefix = "handlers" };
     const char *bench_dir = NULL, *review_body = NULL, *nodelist = NULL;
     wh_mode mode = WH_VALIDATE;
+    bool new_pods = false;
     long filters = 0, prios = 0, reviews = 0, node_count = 5000;
     phase pf = { "filter", NULL, 0, 0 }, pp = { "prioritize", NULL, 0, 0 };
     phase pr = { "review", NULL, 0, 0 };
@@ -311,6 +374,10 @@ int main(int argc, char **argv)
         const char *o = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
         int64_t x = 0;
         bool num = v && !sp_parse_int64(v, 0, 100000000, &x);
+        if (strcmp(o, "--review-new-pods") == 0) {
+            new_pods = true;
+            continue;
+        }
         if (!v)
             return usage();
         i++;
@@ -361,7 +428,7 @@ int main(int argc, char **argv)
     if (!bad)
         bad = run_extender(&b, false, prios, filters, &pp);
     if (!bad && reviews)
-        bad = run_reviews(&b, mode, review_body, reviews, &pr);
+        bad = run_reviews(&b, mode, review_body, new_pods, reviews, &pr);
     report(&pf);
     report(&pp);
     report(&pr);

@@ -1,10 +1,13 @@
 /*
  * Writing and reading the embedded store: transactions, the put and delete
  * of each record kind, and store_load. Every value is bound to a cached
- * statement. A write outside store_begin is one durable transaction; a write
- * that fails leaves the database as it was before it (inside store_begin: as
- * it was before store_begin), because SQLite's own rollback is completed by
- * an explicit ROLLBACK whenever a transaction is still open after an error.
+ * statement. A write outside store_begin is one transaction, synced or not
+ * by its kind (store.h): the connection's PRAGMA synchronous is switched
+ * between writes, only when the grade changes, because SQLite reads it at
+ * commit and refuses to change it inside a transaction. A write that fails
+ * leaves the database as it was before it (inside store_begin: as it was
+ * before store_begin), because SQLite's own rollback is completed by an
+ * explicit ROLLBACK whenever a transaction is still open after an error.
  */
 #include <stdio.h>
 #include <string.h>
@@ -48,6 +51,52 @@ static int run(store *st, store_stmt_id id, const char *const *v, int n)
         return store_step(s);
     (void)sqlite3_clear_bindings(s);
     return code;
+}
+
+/* Give the next commit the durability sync (between transactions only:
+ * inside one, the grade it began with holds). SQLITE_OK or the error. The
+ * pragma acts when it is compiled, so it cannot be a cached statement. */
+static int use_sync(store *st, store_sync sync)
+{
+    int code;
+
+    if (st->in_txn || st->sync == sync)
+        return SQLITE_OK;
+    code = sqlite3_exec(st->db, sync == STORE_SYNC_FULL ? "PRAGMA synchronous=FULL"
+                                                        : "PRAGMA synchronous=NORMAL",
+                        NULL, NULL, NULL);
+    if (code == SQLITE_OK)
+        st->sync = sync;
+    return code;
+}
+
+/* A write succeeded: count it when it was a commit of its own. */
+static void count_commit(store *st)
+{
+    if (st->in_txn)
+        return;
+    if (st->sync == STORE_SYNC_FULL)
+        st->stats.synced++;
+    else
+        st->stats.unsynced++;
+}
+
+/* One statement as a write of its own grade: SQLITE_OK or the error. */
+static int write_one(store *st, store_sync sync, store_stmt_id id, const char *const *v,
+                     int n)
+{
+    int code = use_sync(st, sync);
+
+    if (code == SQLITE_OK)
+        code = run(st, id, v, n);
+    if (code == SQLITE_OK)
+        count_commit(st);
+    return code;
+}
+
+void store_get_stats(const store *st, store_stats *out)
+{
+    *out = st ? st->stats : (store_stats){ 0, 0 };
 }
 
 /* End whatever transaction SQLite left open, so that the database is as it
@@ -99,7 +148,9 @@ sp_rc store_begin(store *st, sp_err *err)
     if (st->in_txn)
         return sp_err_set(err, SP_EINVAL, "store_begin: a transaction is already "
                           "open (nesting is not supported)");
-    code = store_step(st->stmt[STMT_BEGIN]);
+    code = use_sync(st, STORE_SYNC_FULL);
+    if (code == SQLITE_OK)
+        code = store_step(st->stmt[STMT_BEGIN]);
     if (code != SQLITE_OK)
         return store_fail(st, err, code, "cannot start a transaction in " STORE_FILE);
     st->in_txn = true;
@@ -121,6 +172,8 @@ sp_rc store_commit(store *st, sp_err *err)
         rc = store_fail(st, err, code, "cannot commit to " STORE_FILE);
         if (!sqlite3_get_autocommit(st->db))
             (void)store_step(st->stmt[STMT_ROLLBACK]);
+    } else {
+        st->stats.synced++;
     }
     st->in_txn = false;
     st->txn_failed = false;
@@ -137,12 +190,14 @@ void store_rollback(store *st)
     st->txn_failed = false;
 }
 
-/* Start a transaction for a write of several statements, unless the caller's
- * is open; *own says whether to end it. */
+/* Start a synced transaction for a write of several statements, unless the
+ * caller's is open; *own says whether to end it. */
 static int own_begin(store *st, bool *own)
 {
+    int code = use_sync(st, STORE_SYNC_FULL);
+
     *own = !st->in_txn;
-    return *own ? store_step(st->stmt[STMT_BEGIN]) : SQLITE_OK;
+    return *own && code == SQLITE_OK ? store_step(st->stmt[STMT_BEGIN]) : code;
 }
 
 /* ------------------------------------------------------------------------ */
@@ -198,7 +253,9 @@ sp_rc store_put_placement(store *st, const store_placement *p, sp_err *err)
     if (rc)
         return rc;
     s = st->stmt[STMT_PUT_PLACEMENT];
-    code = bind_texts(s, text, 9);
+    code = use_sync(st, STORE_SYNC_FULL);
+    if (code == SQLITE_OK)
+        code = bind_texts(s, text, 9);
     if (code == SQLITE_OK)
         code = sqlite3_bind_int64(s, 10, p->decided_at);
     if (code == SQLITE_OK)
@@ -209,8 +266,10 @@ sp_rc store_put_placement(store *st, const store_placement *p, sp_err *err)
         code = store_step(s);
     else
         (void)sqlite3_clear_bindings(s);
-    if (code == SQLITE_OK)
+    if (code == SQLITE_OK) {
+        count_commit(st);
         return SP_OK;
+    }
     return write_failed(st, err, code, key_text(key, sizeof(key), p->namespace_,
                                                  p->job, p->pe));
 }
@@ -228,7 +287,7 @@ sp_rc store_delete_placement(store *st, const char *ns, const char *job,
     if (!ns || !job || !pe)
         return write_refused(st, err, "store_delete_placement",
                              "namespace, job and pe are required");
-    code = run(st, STMT_DEL_PLACEMENT, text, 3);
+    code = write_one(st, STORE_SYNC_FULL, STMT_DEL_PLACEMENT, text, 3);
     if (code == SQLITE_OK)
         return SP_OK;
     (void)snprintf(what, sizeof(what), "the deletion of placement %s/%s/%s", ns, job, pe);
@@ -248,7 +307,7 @@ sp_rc store_put_pod(store *st, const char *uid, const char *ns, const char *name
     if (!uid || !ns || !name || !json)
         return write_refused(st, err, "store_put_pod",
                              "uid, namespace, name and json are required");
-    code = run(st, STMT_PUT_POD, text, 4);
+    code = write_one(st, STORE_SYNC_NORMAL, STMT_PUT_POD, text, 4);
     if (code == SQLITE_OK)
         return SP_OK;
     (void)snprintf(what, sizeof(what), "pod %s/%s (uid %s)", ns, name, uid);
@@ -265,7 +324,7 @@ sp_rc store_delete_pod(store *st, const char *uid, sp_err *err)
         return rc;
     if (!uid)
         return write_refused(st, err, "store_delete_pod", "uid is required");
-    code = run(st, STMT_DEL_POD, &uid, 1);
+    code = write_one(st, STORE_SYNC_FULL, STMT_DEL_POD, &uid, 1);
     if (code == SQLITE_OK)
         return SP_OK;
     (void)snprintf(what, sizeof(what), "the deletion of pod uid %s", uid);
@@ -285,7 +344,7 @@ sp_rc store_put_pool(store *st, const char *ns, const char *name, const char *js
     if (!ns || !name || !json)
         return write_refused(st, err, "store_put_pool",
                              "namespace, name and json are required");
-    code = run(st, STMT_PUT_POOL, text, 3);
+    code = write_one(st, STORE_SYNC_FULL, STMT_PUT_POOL, text, 3);
     if (code == SQLITE_OK)
         return SP_OK;
     (void)snprintf(what, sizeof(what), "host pool %s/%s", ns, name);
@@ -304,7 +363,7 @@ sp_rc store_delete_pool(store *st, const char *ns, const char *name, sp_err *err
     if (!ns || !name)
         return write_refused(st, err, "store_delete_pool",
                              "namespace and name are required");
-    code = run(st, STMT_DEL_POOL, text, 2);
+    code = write_one(st, STORE_SYNC_FULL, STMT_DEL_POOL, text, 2);
     if (code == SQLITE_OK)
         return SP_OK;
     (void)snprintf(what, sizeof(what), "the deletion of host pool %s/%s", ns, name);
@@ -365,6 +424,8 @@ sp_rc store_put_members(store *st, const char *ns, const char *pool,
         code = write_members(st, ns, pool, hosts, n);
     if (code == SQLITE_OK && own)
         code = store_step(st->stmt[STMT_COMMIT]);
+    if (code == SQLITE_OK && own)
+        st->stats.synced++;
     if (code == SQLITE_OK)
         return SP_OK;
     if (code == SQLITE_CONSTRAINT_FOREIGNKEY) {

@@ -1,13 +1,26 @@
 /*
  * The embedded store of the standalone mode (DESIGN section 6): what the
  * server learned and decided, kept on local disk so that a restart loses
- * nothing. One SQLite database in WAL mode under the state directory, every
- * write a durable transaction (synchronous=FULL): a decision is on disk
- * before the server answers. Rows mirror what the cluster mode keeps in
- * custom resources: one placement per PE (not per pod, so it outlives a pod
- * replaced when the PE restarts), HostPool objects with their chosen
- * membership, and the PE pods seen. An unwritable directory, a full disk or
- * a damaged database is a clear error and never a corrupt store.
+ * nothing. One SQLite database in WAL mode under the state directory. Rows
+ * mirror what the cluster mode keeps in custom resources: one placement per
+ * PE (not per pod, so it outlives a pod replaced when the PE restarts),
+ * HostPool objects with their chosen membership, and the PE pods seen. An
+ * unwritable directory, a full disk or a damaged database is a clear error
+ * and never a corrupt store.
+ *
+ * Durability comes in two grades, by what a lost write would cost:
+ *   - decisions (placements, pool membership), HostPools, pod deletions and
+ *     explicit transactions are synced (synchronous=FULL): on disk before
+ *     the call returns, so a reservation or a bind the server answered
+ *     survives a power cut as well as a kill -9;
+ *   - pod observations (store_put_pod, one per admitted pod: the hot path of
+ *     the webhook) are committed with synchronous=NORMAL: in the WAL, so
+ *     they survive the death of the process (kill -9, a crash), but not an
+ *     OS crash until the next synced commit or checkpoint. Losing one is
+ *     harmless: a pending pod comes back with its next filter call (the
+ *     ExtenderArgs carry the Pod) or admission, and a pod with a decision
+ *     is never lost, because it is stored before its decision and every
+ *     synced commit makes the whole WAL before it durable too.
  */
 #ifndef SP_STORE_H
 #define SP_STORE_H
@@ -60,8 +73,10 @@ void store_close(store *st);
  * Group several writes into one transaction (nesting is not supported).
  * A failed write inside it rolls the whole transaction back at once, and
  * every later write and store_commit fails until store_rollback; a failed
- * store_commit has rolled back too. Outside a transaction every write is its
- * own durable transaction, and a failed one leaves the store as it was.
+ * store_commit has rolled back too. A transaction is synced whatever it
+ * holds. Outside a transaction every write is its own transaction (synced or
+ * not as the top of this file says), and a failed one leaves the store as it
+ * was.
  */
 sp_rc store_begin(store *st, sp_err *err) __attribute__((warn_unused_result));
 sp_rc store_commit(store *st, sp_err *err) __attribute__((warn_unused_result));
@@ -76,7 +91,8 @@ sp_rc store_delete_placement(store *st, const char *ns, const char *job,
                              const char *pe, sp_err *err)
     __attribute__((warn_unused_result));
 
-/* Insert or replace a pod by uid (json: the Pod object, compact). */
+/* Insert or replace a pod by uid (json: the Pod object, compact): a pod
+ * observation, not synced (see the top of this file). */
 sp_rc store_put_pod(store *st, const char *uid, const char *ns, const char *name,
                     const char *json, sp_err *err) __attribute__((warn_unused_result));
 sp_rc store_delete_pod(store *st, const char *uid, sp_err *err)
@@ -95,6 +111,15 @@ sp_rc store_delete_pool(store *st, const char *ns, const char *name, sp_err *err
 sp_rc store_put_members(store *st, const char *ns, const char *pool,
                         const char *const *hosts, size_t n, sp_err *err)
     __attribute__((warn_unused_result));
+
+/* What the store committed since it was opened, by durability grade (each
+ * write outside store_begin is one commit; store_commit is one synced). */
+typedef struct store_stats {
+    uint64_t synced;     /* synchronous=FULL: decisions and the like */
+    uint64_t unsynced;   /* synchronous=NORMAL: pod observations */
+} store_stats;
+
+void store_get_stats(const store *st, store_stats *out);
 
 /*
  * Everything stored, visited in this order: pools (with their members),

@@ -36,6 +36,12 @@ typedef enum store_stmt_id {
     STMT_COUNT
 } store_stmt_id;
 
+/* How the next commit reaches the disk (SQLite's PRAGMA synchronous). */
+typedef enum store_sync {
+    STORE_SYNC_NORMAL,   /* into the WAL, synced at a checkpoint */
+    STORE_SYNC_FULL,     /* the WAL synced at every commit */
+} store_sync;
+
 struct store {
     char *dir;          /* the state directory, without trailing slashes */
     char *db_path;      /* dir/STORE_FILE */
@@ -45,6 +51,8 @@ struct store {
     sqlite3_stmt *stmt[STMT_COUNT];
     bool in_txn;        /* between store_begin and store_commit/rollback */
     bool txn_failed;    /* a write in it failed: only rollback is left */
+    store_sync sync;    /* the connection's PRAGMA synchronous now */
+    store_stats stats;
 };
 
 /*

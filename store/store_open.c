@@ -5,7 +5,9 @@
  * (WAL, synchronous=FULL, foreign keys, a busy timeout), an integrity check,
  * the schema (created at STORE_SCHEMA_VERSION when the file is empty, a newer
  * one refused), and the statements every write and load reuses. Every step
- * that fails says which file, why, and what to do.
+ * that fails says which file, why, and what to do. The connection starts
+ * synced (synchronous=FULL); store.c lowers it for pod observations only
+ * (store.h says why).
  *
  * The lock is flock() on a file of its own, never on the database: closing
  * any descriptor of the database file would drop SQLite's POSIX locks on it.
@@ -111,6 +113,7 @@ static sp_rc store_new(const char *dir, store **out, sp_err *err)
         len--;
     if (st) {
         st->lock_fd = -1;
+        st->sync = STORE_SYNC_FULL;
         st->dir = sp_strndup(dir, len);
         st->db_path = st->dir ? path_join(st->dir, STORE_FILE) : NULL;
         st->lock_path = st->dir ? path_join(st->dir, STORE_LOCK_FILE) : NULL;

@@ -4,10 +4,13 @@
  * written there first and applied to the engine only once it is durable, so
  * a failed write (a full disk) leaves the engine as it was and the caller
  * can say so. Reservations are listed apart so that timing them out costs
- * what there are of them, not what the cluster holds.
+ * what there are of them, not what the cluster holds. A pod is stored as
+ * svc_json prints it, and the digest of that text is remembered, so that a
+ * pod that comes back unchanged costs a print, not a write.
  */
 #include "svc/svc.h"
 
+#include <malloc.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -16,6 +19,7 @@
 
 #include "kobj/kobj.h"
 #include "store/store.h"
+#include "svc/svc_json.h"
 #include "util/sp_alloc.h"
 #include "util/sp_log.h"
 #include "util/sp_map.h"
@@ -55,6 +59,9 @@ struct svc {
     size_t n_reserved, cap_reserved;
     uint64_t *saved_gen;      /* per pool: membership generation stored */
     sp_map stored_pools;      /* "ns/name" of pools with a row in the store */
+    svc_digest_key digest_key;
+    sp_map pod_digests;       /* uid -> digest of the pod object learned */
+    svc_json_text pod_text;   /* the pod printed last (reused) */
     size_t n_saved_gen, cap_saved_gen;
     int64_t (*now)(void);
     atomic_ullong decisions[PH_COUNT];
@@ -455,6 +462,8 @@ static sp_rc drop_stand_ins(svc *c, const kobj_pod *kp, const char *uid, sp_err 
         snprintf(other, sizeof(other), "%s", info.uid);
         rc = c->db ? store_delete_pod(c->db, other, err) : SP_OK;
         if (!rc)
+            (void)sp_map_del(&c->pod_digests, other);
+        if (!rc)
             rc = place_state_remove_pod(c->st, other);
     }
     return rc;
@@ -536,53 +545,114 @@ static sp_rc adopt_placement(svc *c, const kobj_pod *kp, const char *uid)
     return apply_row(c, r);
 }
 
-/* Add the converted pod to the state and the store, under uid. */
-static sp_rc add_pod(svc *c, const cJSON *pod, kobj_pod *kp, const char *uid, int32_t *pe,
-                     sp_err *err)
+/* Print pod into c->pod_text, and its digest. */
+static sp_rc print_pod(svc *c, const cJSON *pod, const kobj_pod *kp, uint64_t *digest,
+                       sp_err *err)
 {
-    char *json = cJSON_PrintUnformatted(pod);
     sp_rc rc;
 
-    if (!json)
-        return sp_err_set(err, SP_ENOMEM, "out of memory");
+    rc = svc_json_print(&c->pod_text, pod);
+    if (rc == SP_ELIMIT)
+        return sp_err_set(err, SP_EINVAL, "pod %s/%s: too large to store",
+                          kp->in.namespace_, kp->in.name);
+    if (rc)
+        return sp_err_set(err, rc, "out of memory");
+    *digest = svc_digest(&c->digest_key, c->pod_text.data, c->pod_text.len);
+    return SP_OK;
+}
+
+/* Add the converted pod, printed by print_pod with digest, to the state and
+ * the store under uid, and remember the digest (failing to remember only
+ * costs a rewrite). */
+static sp_rc add_pod(svc *c, kobj_pod *kp, const char *uid, uint64_t digest, int32_t *pe,
+                     sp_err *err)
+{
+    sp_rc rc;
+
     kp->in.uid = uid;
     kp->in.previous_node = previous_of(c, kp, uid);
-    rc = c->db ? store_put_pod(c->db, uid, kp->in.namespace_, kp->in.name, json, err) : SP_OK;
+    rc = c->db ? store_put_pod(c->db, uid, kp->in.namespace_, kp->in.name, c->pod_text.data,
+                               err)
+               : SP_OK;
     /* a stored row the state refused is only reloaded (and refused) again */
     if (!rc && (rc = place_state_add_pod(c->st, &kp->in, pe, err)) && c->db)
         (void)!store_delete_pod(c->db, uid, NULL);
-    sp_free(json);
+    if (!rc && sp_map_put(&c->pod_digests, uid, (int64_t)digest))
+        (void)sp_map_del(&c->pod_digests, uid);
     return rc ? rc : adopt_placement(c, kp, uid);
+}
+
+/* Whether the pod of this digest is, to the byte, the one last learned
+ * under uid. */
+static bool pod_unchanged(svc *c, const char *uid, uint64_t digest)
+{
+    int64_t known;
+
+    return sp_map_get(&c->pod_digests, uid, &known) && (uint64_t)known == digest;
+}
+
+/* svc_learn_pod of a converted pod (which the caller clears). */
+static sp_rc learn_converted(svc *c, const cJSON *pod, kobj_pod *kp, int32_t *pe,
+                             sp_err *err)
+{
+    char uid[KEY_MAX];
+    uint64_t digest;
+    sp_rc rc;
+
+    *pe = PLACE_NONE;
+    if (kp->terminal)
+        return svc_forget_pod(c, pod, err);
+    if (!managed_pe(c, kp))
+        return SP_OK;
+    rc = pod_uid(kp, uid, sizeof(uid));
+    if (!rc && kp->uid)
+        *pe = known_by_name(c, kp);
+    if (!rc && *pe == PLACE_NONE && (*pe = place_state_find_pe(c->st, uid)) == PLACE_NONE) {
+        rc = drop_stand_ins(c, kp, uid, err);
+        if (!rc)
+            rc = print_pod(c, pod, kp, &digest, err);
+        if (!rc)
+            rc = add_pod(c, kp, uid, digest, pe, err);
+    }
+    if (rc == SP_ELIMIT)
+        rc = sp_err_set(err, SP_EINVAL, "pod %s/%s: name too long", kp->in.namespace_,
+                        kp->in.name);
+    return rc;
 }
 
 sp_rc svc_learn_pod(svc *c, const cJSON *pod, int32_t *pe, sp_err *err)
 {
     kobj_pod kp;
-    char uid[KEY_MAX];
-    bool terminal;
     sp_rc rc;
 
     *pe = PLACE_NONE;
     rc = kobj_pod_from_json(pod, KOBJ_DEFAULT_NAMESPACE, &kp, err);
     if (rc)
         return rc == SP_ELIMIT ? SP_EINVAL : rc; /* a quantity too large: bad input */
-    terminal = kp.terminal;
-    if (terminal || !managed_pe(c, &kp)) {
-        kobj_pod_clear(&kp);
-        return terminal ? svc_forget_pod(c, pod, err) : SP_OK;
-    }
-    rc = pod_uid(&kp, uid, sizeof(uid));
-    if (!rc && kp.uid)
-        *pe = known_by_name(c, &kp);
-    if (!rc && *pe == PLACE_NONE && (*pe = place_state_find_pe(c->st, uid)) == PLACE_NONE) {
-        rc = drop_stand_ins(c, &kp, uid, err);
-        if (!rc)
-            rc = add_pod(c, pod, &kp, uid, pe, err);
-    }
-    if (rc == SP_ELIMIT)
-        rc = sp_err_set(err, SP_EINVAL, "pod %s/%s: name too long", kp.in.namespace_,
-                        kp.in.name);
+    rc = learn_converted(c, pod, &kp, pe, err);
     kobj_pod_clear(&kp);
+    return rc;
+}
+
+/* A known PE's pod changed (printed by print_pod with digest): replace it,
+ * keeping its reservation or binding. */
+static sp_rc replace_pod(svc *c, kobj_pod *kp, const char *uid, uint64_t digest, int32_t pe,
+                         sp_err *err)
+{
+    place_pe_info old;
+    int32_t node;
+    sp_rc rc;
+
+    place_pe_get(c->st, pe, &old);
+    node = old.node;
+    (void)sp_map_del(&c->pod_digests, uid);
+    rc = place_state_remove_pod(c->st, uid);
+    if (!rc)
+        rc = add_pod(c, kp, uid, digest, &pe, err);
+    if (!rc && node != PLACE_NONE && old.phase == PLACE_RESERVED)
+        rc = place_state_reserve(c->st, pe, node);
+    else if (!rc && node != PLACE_NONE && old.phase == PLACE_BOUND)
+        rc = place_state_bind(c->st, pe, node);
     return rc;
 }
 
@@ -590,8 +660,8 @@ sp_rc svc_update_pod(svc *c, const cJSON *pod, sp_err *err)
 {
     kobj_pod kp;
     char uid[KEY_MAX];
-    place_pe_info old;
-    int32_t pe, node;
+    uint64_t digest;
+    int32_t pe;
     sp_rc rc = kobj_pod_from_json(pod, KOBJ_DEFAULT_NAMESPACE, &kp, err);
 
     if (rc)
@@ -599,20 +669,14 @@ sp_rc svc_update_pod(svc *c, const cJSON *pod, sp_err *err)
     rc = pod_uid(&kp, uid, sizeof(uid));
     pe = rc ? PLACE_NONE : place_state_find_pe(c->st, uid);
     if (pe != PLACE_NONE && managed_pe(c, &kp) && !kp.terminal) {
-        place_pe_get(c->st, pe, &old);
-        node = old.node;
-        rc = place_state_remove_pod(c->st, uid);
-        if (!rc)
-            rc = add_pod(c, pod, &kp, uid, &pe, err);
-        if (!rc && node != PLACE_NONE && old.phase == PLACE_RESERVED)
-            rc = place_state_reserve(c->st, pe, node);
-        else if (!rc && node != PLACE_NONE && old.phase == PLACE_BOUND)
-            rc = place_state_bind(c->st, pe, node);
-        kobj_pod_clear(&kp);
-        return rc;
+        rc = print_pod(c, pod, &kp, &digest, err);
+        if (!rc && !pod_unchanged(c, uid, digest))
+            rc = replace_pod(c, &kp, uid, digest, pe, err);
+    } else if (!rc) {
+        rc = learn_converted(c, pod, &kp, &pe, err);
     }
     kobj_pod_clear(&kp);
-    return rc ? rc : svc_learn_pod(c, pod, &pe, err);
+    return rc;
 }
 
 sp_rc svc_forget_pod(svc *c, const cJSON *pod, sp_err *err)
@@ -631,6 +695,8 @@ sp_rc svc_forget_pod(svc *c, const cJSON *pod, sp_err *err)
         rc = release(c, r, "pod deleted", err);
     if (!rc && c->db && place_state_find_pe(c->st, uid) != PLACE_NONE)
         rc = store_delete_pod(c->db, uid, err);
+    if (!rc)
+        (void)sp_map_del(&c->pod_digests, uid);
     if (!rc && place_state_remove_pod(c->st, uid) == SP_ENOTFOUND)
         rc = SP_OK; /* a second DELETE (a forced delete sends two) */
     kobj_pod_clear(&kp);
@@ -890,6 +956,7 @@ void svc_count_admission(svc *c, bool mutate, bool allowed)
 sp_rc svc_metrics_write(svc *c, sp_buf *out)
 {
     size_t reserved;
+    store_stats commits;
     sp_rc rc = sp_buf_puts(out, "# HELP streams_placer_decisions_total Placement decisions by phase.\n"
                                 "# TYPE streams_placer_decisions_total counter\n");
 
@@ -922,11 +989,19 @@ sp_rc svc_metrics_write(svc *c, sp_buf *out)
                            atomic_load(&c->policy_valid) ? 1 : 0);
     svc_lock(c);
     reserved = c->n_reserved;
+    store_get_stats(c->db, &commits);
     svc_unlock(c);
     if (!rc)
         rc = sp_buf_printf(out, "# HELP streams_placer_reservations Reservations waiting for a bind.\n"
                                 "# TYPE streams_placer_reservations gauge\n"
                                 "streams_placer_reservations %zu\n", reserved);
+    if (!rc && c->db)
+        rc = sp_buf_printf(out, "# HELP streams_placer_store_commits_total Commits to the embedded store: "
+                                "synced (decisions) or left in the WAL (pod observations).\n"
+                                "# TYPE streams_placer_store_commits_total counter\n"
+                                "streams_placer_store_commits_total{durability=\"synced\"} %llu\n"
+                                "streams_placer_store_commits_total{durability=\"unsynced\"} %llu\n",
+                           (unsigned long long)commits.synced, (unsigned long long)commits.unsynced);
     return rc;
 }
 
@@ -1133,11 +1208,13 @@ sp_rc svc_open(const svc_config *cfg, svc **out, sp_err *err)
     pthread_mutex_init(&c->lock, NULL);
     sp_map_init(&c->rec_index);
     sp_map_init(&c->stored_pools);
+    sp_map_init(&c->pod_digests);
     c->now = wall_clock;
     atomic_init(&c->policy_valid, true);
-    if (cfg->policy_path && !(c->policy_path = sp_strdup(cfg->policy_path)))
+    rc = svc_digest_key_new(&c->digest_key, err);
+    if (!rc && cfg->policy_path && !(c->policy_path = sp_strdup(cfg->policy_path)))
         rc = sp_err_set(err, SP_ENOMEM, "out of memory");
-    else
+    else if (!rc)
         rc = load_policy(cfg->policy_path, &c->policy, err);
     if (!rc)
         rc = load_files(c, cfg, err);
@@ -1149,6 +1226,9 @@ sp_rc svc_open(const svc_config *cfg, svc **out, sp_err *err)
         svc_close(c);
         return rc;
     }
+    /* glibc keeps what the loads freed (the cJSON tree of a 232 MiB --pods
+     * file is over a GiB) unless asked to give it back */
+    (void)malloc_trim(0);
     *out = c;
     return SP_OK;
 }
@@ -1164,6 +1244,8 @@ void svc_close(svc *c)
     sp_free(c->saved_gen);
     sp_map_free(&c->rec_index);
     sp_map_free(&c->stored_pools);
+    sp_map_free(&c->pod_digests);
+    svc_json_text_free(&c->pod_text);
     store_close(c->db);
     place_state_free(c->st);
     pol_free(c->policy);

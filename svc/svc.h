@@ -106,7 +106,9 @@ sp_rc svc_learn_pod(svc *c, const cJSON *pod, int32_t *pe, sp_err *err)
 /*
  * An admitted pod (CREATE or UPDATE): learned when new; when already known,
  * replaced, so that changed annotations count, keeping its reservation or
- * binding.
+ * binding. A known pod that comes back identical (a replayed review, a
+ * relist) changes nothing and writes nothing: the service keeps a keyed
+ * digest of each pod object it learned (svc_json.h).
  */
 sp_rc svc_update_pod(svc *c, const cJSON *pod, sp_err *err)
     __attribute__((warn_unused_result));

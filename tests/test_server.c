@@ -16,6 +16,7 @@
 
 #include "app/app.h"
 #include "kobj/kobj.h"
+#include "svc/svc_json.h"
 #include "tests/test_util.h"
 #include "util/sp_buf.h"
 #include "util/sp_log.h"
@@ -24,6 +25,7 @@ static char state_dir[256];
 static char nodes_path[300];
 static char base_url[64];
 static char ca_path[300];
+static const char *pods_path; /* --pods for the next start, or NULL */
 static app *server;
 static CURL *curl;
 
@@ -88,6 +90,7 @@ static void start_server_with(const char *nodes, const char *pools, size_t max_b
     cfg.svc.state_dir = state_dir;
     cfg.svc.nodes_path = nodes;
     cfg.svc.hostpools_path = pools;
+    cfg.svc.pods_path = pods_path;
     if (app_start(&cfg, &server, &err))
         fprintf(stderr, "\n  app_start: %s\n", err.msg);
     CU_ASSERT_PTR_NOT_NULL_FATAL(server);
@@ -535,6 +538,157 @@ static void test_admitted_pes_are_planned_as_a_job(void)
     remove_dir();
 }
 
+/* The value of the metric line that starts with name (-1: none). */
+static long long metric(const char *name)
+{
+    sp_buf out;
+    const char *at;
+    long long v = -1;
+
+    CU_ASSERT_EQUAL_FATAL(call(curl, "GET", "/metrics", NULL, NULL, 0, &out), 200);
+    at = strstr(out.data, name);
+    if (at)
+        v = strtoll(at + strlen(name), NULL, 10);
+    sp_buf_free(&out);
+    return v;
+}
+
+#define UNSYNCED "streams_placer_store_commits_total{durability=\"unsynced\"} "
+
+/* A validate review of pod, allowed. */
+static void admit_ok(cJSON *pod, const char *op)
+{
+    cJSON *answer = NULL;
+
+    CU_ASSERT_EQUAL(post_obj("/webhook/validate", review_of(pod, "rev", op), &answer), 200);
+    CU_ASSERT_TRUE(allowed(answer));
+    cJSON_Delete(answer);
+}
+
+static sp_rc stored_pod(void *ctx, const char *uid, const char *json, sp_err *err)
+{
+    (void)err;
+    if (strcmp(uid, "u-1") == 0)
+        snprintf(ctx, 4096, "%s", json);
+    return SP_OK;
+}
+
+/* An admitted pod is stored once, without a sync; the same pod admitted
+ * again (a replayed review) writes nothing; a changed one is stored again,
+ * and the store holds the change. */
+static void test_unchanged_pod_is_not_rewritten(void)
+{
+    static const store_visitor visit = { NULL, stored_pod, NULL };
+    char json[4096] = "";
+    cJSON *pod;
+    store *st = NULL;
+    sp_err err;
+
+    fresh_dir(3);
+    start_server();
+    CU_ASSERT_EQUAL(metric(UNSYNCED), 0);
+    admit_ok(pe_pod("u-0", "u-1", "u", "0", NULL), "CREATE");
+    CU_ASSERT_EQUAL(metric(UNSYNCED), 1);
+    admit_ok(pe_pod("u-0", "u-1", "u", "0", NULL), "CREATE");
+    admit_ok(pe_pod("u-0", "u-1", "u", "0", NULL), "UPDATE");
+    CU_ASSERT_EQUAL(metric(UNSYNCED), 1);
+    pod = pe_pod("u-0", "u-1", "u", "0", NULL);
+    cJSON_AddStringToObject(cJSON_GetObjectItem(cJSON_GetObjectItem(pod, "metadata"), "labels"),
+                            "tier", "gold");
+    admit_ok(pod, "UPDATE");
+    CU_ASSERT_EQUAL(metric(UNSYNCED), 2);
+    svc_lock(app_svc(server));
+    CU_ASSERT_NOT_EQUAL(place_state_find_pe(svc_state(app_svc(server)), "u-1"), PLACE_NONE);
+    svc_unlock(app_svc(server));
+    stop_server();
+    CU_ASSERT_EQUAL_FATAL(store_open(state_dir, &st, &err), SP_OK);
+    CU_ASSERT_EQUAL(store_load(st, &visit, json, &err), SP_OK);
+    store_close(st);
+    SP_ASSERT_CONTAINS(json, "\"tier\":\"gold\"");
+    remove_dir();
+}
+
+/* A --pods file is loaded whole (after which the service gives the freed
+ * heap back to the system): every pod is in the state, on its node. */
+static void test_pods_file_is_loaded(void)
+{
+    cJSON *list = cJSON_CreateObject(), *items = cJSON_AddArrayToObject(list, "items");
+    char path[300], uid[32], name[32], job[32], *text;
+    int bad = 0;
+
+    fresh_dir(20);
+    for (int i = 0; i < 100; i++) {
+        cJSON *pod;
+        snprintf(uid, sizeof(uid), "f-%d", i);
+        snprintf(name, sizeof(name), "f%d-0", i);
+        snprintf(job, sizeof(job), "f%d", i);
+        pod = pe_pod(name, uid, job, "0", NULL);
+        snprintf(name, sizeof(name), "node-%d", i % 20);
+        cJSON_AddStringToObject(cJSON_GetObjectItem(pod, "spec"), "nodeName", name);
+        cJSON_AddItemToArray(items, pod);
+    }
+    text = cJSON_PrintUnformatted(list);
+    cJSON_Delete(list);
+    snprintf(path, sizeof(path), "%s-pods.json", state_dir);
+    write_file(path, text);
+    free(text);
+    pods_path = path;
+    start_server();
+    pods_path = NULL;
+    svc_lock(app_svc(server));
+    for (int i = 0; i < 100; i++) {
+        place_pe_info info;
+        int32_t pe;
+        snprintf(uid, sizeof(uid), "f-%d", i);
+        pe = place_state_find_pe(svc_state(app_svc(server)), uid);
+        if (pe == PLACE_NONE) {
+            bad++;
+            continue;
+        }
+        place_pe_get(svc_state(app_svc(server)), pe, &info);
+        bad += info.node == PLACE_NONE;
+    }
+    svc_unlock(app_svc(server));
+    CU_ASSERT_EQUAL(bad, 0);
+    stop_server();
+    CU_ASSERT_EQUAL(unlink(path), 0);
+    remove_dir();
+}
+
+/* The service's JSON printer (what the store keeps of a pod) reads back to
+ * the same tree, and its digest tells texts apart. */
+static void test_pod_text_round_trips(void)
+{
+    static const char *const docs[] = {
+        "{\"a\":\"q\\\"b\\\\s\\n\\u0001\\u001f\u00e9\",\"A\":[],\"o\":{},\"n\":null}",
+        "[0,-1,3.5,1e300,-2.5e-8,9007199254740993,123456789012,true,false,[[{}]]]",
+        "\"\"",
+        "{\"metadata\":{\"name\":\"x\",\"labels\":{\"streams.io/job\":\"j\"}}}",
+    };
+    svc_json_text t = { NULL, 0, 0 }, again = { NULL, 0, 0 };
+    svc_digest_key key;
+    sp_err err;
+
+    CU_ASSERT_EQUAL_FATAL(svc_digest_key_new(&key, &err), SP_OK);
+    for (size_t i = 0; i < sizeof(docs) / sizeof(docs[0]); i++) {
+        cJSON *doc = cJSON_Parse(docs[i]), *back;
+        CU_ASSERT_PTR_NOT_NULL_FATAL(doc);
+        CU_ASSERT_EQUAL_FATAL(svc_json_print(&t, doc), SP_OK);
+        CU_ASSERT_EQUAL(strlen(t.data), t.len);
+        back = cJSON_Parse(t.data);
+        CU_ASSERT_TRUE(cJSON_Compare(doc, back, true));
+        CU_ASSERT_EQUAL_FATAL(svc_json_print(&again, back), SP_OK);
+        SP_ASSERT_STR(again.data, t.data);
+        CU_ASSERT_EQUAL(svc_digest(&key, t.data, t.len), svc_digest(&key, again.data, again.len));
+        CU_ASSERT_NOT_EQUAL(svc_digest(&key, t.data, t.len), svc_digest(&key, t.data, t.len - 1));
+        cJSON_Delete(back);
+        cJSON_Delete(doc);
+    }
+    SP_ASSERT_STR(t.data, "{\"metadata\":{\"name\":\"x\",\"labels\":{\"streams.io/job\":\"j\"}}}");
+    svc_json_text_free(&t);
+    svc_json_text_free(&again);
+}
+
 static void test_admission_denies_with_a_reason(void)
 {
     cJSON *answer = NULL, *status;
@@ -843,7 +997,7 @@ static void *worker(void *arg)
     CURL *h = curl_easy_init();
     long id = (long)arg, bad = 0;
 
-    for (int i = 0; i < CALLS; i++) {
+    for (int i = 0; i < CALLS / sp_test_scale(); i++) { /* fewer under valgrind */
         char uid[32], pe[16], name[32];
         cJSON *args;
         char *text;
@@ -891,6 +1045,9 @@ static const sp_test tests[] = {
     SP_TEST(test_restart_keeps_every_decision),
     SP_TEST(test_admitted_pes_are_planned_as_a_job),
     SP_TEST(test_admission_denies_with_a_reason),
+    SP_TEST(test_unchanged_pod_is_not_rewritten),
+    SP_TEST(test_pod_text_round_trips),
+    SP_TEST(test_pods_file_is_loaded),
     SP_TEST(test_bad_input_gets_a_clear_answer),
     SP_TEST(test_captured_payloads_are_answered),
     SP_TEST(test_captured_filter_respects_the_pool),

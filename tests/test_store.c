@@ -7,10 +7,12 @@
  * damaged database, a newer schema, a full disk and a failing fsync (through
  * a test VFS that wraps SQLite's own), and, when the tests run as root, a
  * real read-only file system and a real full tmpfs in a private mount
- * namespace. A second open of the same directory is refused with the
- * holder's pid; a writer killed with SIGKILL loses nothing it reported
- * committed; and failing any allocation (SQLite's included) is SP_ENOMEM or
- * success, never a crash or a leak.
+ * namespace. Decisions are synced before the call returns and pod
+ * observations are not (counted at the VFS); a writer killed with SIGKILL
+ * loses nothing it reported committed, of either grade; a second open of the
+ * same directory is refused with the holder's pid; and failing any
+ * allocation (SQLite's included) is SP_ENOMEM or success, never a crash or a
+ * leak.
  */
 #define _GNU_SOURCE /* unshare, CLONE_NEWNS */
 #include <errno.h>
@@ -851,6 +853,7 @@ static struct {
     sqlite3_vfs *real;
     bool full;       /* a write that grows a file fails with SQLITE_FULL */
     bool sync_fails; /* every sync fails with SQLITE_IOERR_FSYNC */
+    int syncs;       /* syncs asked for so far */
 } shim;
 
 #define REAL(f) (((shim_file *)(f))->real)
@@ -882,6 +885,7 @@ static int shim_truncate(sqlite3_file *f, sqlite3_int64 size)
 
 static int shim_sync(sqlite3_file *f, int flags)
 {
+    shim.syncs++;
     if (shim.sync_fails)
         return SQLITE_IOERR_FSYNC;
     return REAL(f)->pMethods->xSync(REAL(f), flags);
@@ -1024,6 +1028,7 @@ static void shim_install(void)
         .xGetLastError = shim_last_error, .xCurrentTimeInt64 = shim_time64,
     };
     shim.full = shim.sync_fails = false;
+    shim.syncs = 0;
     CU_ASSERT_EQUAL_FATAL(sqlite3_vfs_register(&shim.vfs, 1), SQLITE_OK);
 }
 
@@ -1123,6 +1128,70 @@ static void t_failing_sync(void)
     st = open_ok(dir);
     CU_ASSERT_PTR_NOT_NULL_FATAL(st);
     assert_content(st, samples_text);
+    store_close(st);
+    rm_rf(dir);
+    shim_remove();
+}
+
+/* Syncs the store asked for since *mark, and a new mark. */
+static int syncs_since(int *mark)
+{
+    int n = shim.syncs - *mark;
+
+    *mark = shim.syncs;
+    return n;
+}
+
+/* A pod observation is committed without a sync, and a decision with one,
+ * which makes the observations before it durable too; a transaction is
+ * synced whatever it holds. The commits are counted by grade. */
+static void t_durability_grades(void)
+{
+    static const char *const hosts[] = { "n1" };
+    char dir[PATH_SIZE];
+    store_placement p = sample_placement("pe1", "n1");
+    store_stats stats;
+    store *st;
+    sp_err err;
+    int mark;
+
+    shim_install();
+    tmpdir_make(dir);
+    st = open_ok(dir);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(st);
+    mark = shim.syncs;
+    put_ok(store_put_pod(st, "u1", "ns", "p1", "{\"a\":1}", &err), &err);
+    put_ok(store_put_pod(st, "u1", "ns", "p1", "{\"a\":2}", &err), &err);
+    CU_ASSERT_EQUAL(syncs_since(&mark), 0);
+    put_ok(store_put_placement(st, &p, &err), &err);
+    CU_ASSERT(syncs_since(&mark) > 0);
+    put_ok(store_put_pod(st, "u2", "ns", "p2", "{}", &err), &err);
+    CU_ASSERT_EQUAL(syncs_since(&mark), 0);
+    put_ok(store_delete_pod(st, "u2", &err), &err);
+    CU_ASSERT(syncs_since(&mark) > 0);
+    put_ok(store_put_pool(st, "ns", "pool", "{}", &err), &err);
+    CU_ASSERT(syncs_since(&mark) > 0);
+    put_ok(store_put_pod(st, "u3", "ns", "p3", "{}", &err), &err);
+    put_ok(store_put_members(st, "ns", "pool", hosts, 1, &err), &err);
+    CU_ASSERT(syncs_since(&mark) > 0);
+    put_ok(store_begin(st, &err), &err);
+    put_ok(store_put_pod(st, "u4", "ns", "p4", "{}", &err), &err);
+    put_ok(store_commit(st, &err), &err);
+    CU_ASSERT(syncs_since(&mark) > 0);
+    store_get_stats(st, &stats);
+    CU_ASSERT_EQUAL(stats.unsynced, 4);
+    CU_ASSERT_EQUAL(stats.synced, 5);
+    store_close(st);
+    st = open_ok(dir);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(st);
+    assert_content(st, "pool ns/pool {} ['n1']\n"
+                       "pod u1 {\"a\":2}\n"
+                       "pod u3 {}\n"
+                       "pod u4 {}\n"
+                       "placement ns1/job1/pe1 pod=job1-pe uid=u-1 node=n1 prev=n0 "
+                       "phase=Bound reason=planned at=1700000000 exp=0 n=2\n");
+    store_get_stats(st, &stats);
+    CU_ASSERT_EQUAL(stats.synced + stats.unsynced, 0);
     store_close(st);
     rm_rf(dir);
     shim_remove();
@@ -1299,8 +1368,14 @@ static void t_concurrent_open(void)
 
 #define GROUP 5 /* pods written by one transaction */
 
-/* Step i of the writer: a group of pods in one transaction every fourth
- * step, else one placement. */
+/* Rows step i writes: a group of pods in one transaction every fourth
+ * step, else one pod on its own (the unsynced grade) or one placement. */
+static int step_rows(int i)
+{
+    return i % 4 ? 1 : GROUP;
+}
+
+/* Step i of the writer. */
 static sp_rc writer_step(store *st, int i, const char *json, sp_err *err)
 {
     char uid[32], pe[32];
@@ -1308,6 +1383,9 @@ static sp_rc writer_step(store *st, int i, const char *json, sp_err *err)
     sp_rc rc;
 
     snprintf(pe, sizeof(pe), "pe%07d", i);
+    snprintf(uid, sizeof(uid), "g%07d-0", i);
+    if (i % 4 == 2)
+        return store_put_pod(st, uid, "ns", uid, json, err);
     if (i % 4)
         return store_put_placement(st, &p, err);
     rc = store_begin(st, err);
@@ -1415,7 +1493,7 @@ static void check_after_crash(const char *dir, int last)
     CU_ASSERT_PTR_NOT_NULL_FATAL(seen.steps);
     put_ok(store_load(st, &v, &seen, &err), &err);
     for (int i = 0; i < seen.n; i++) {
-        int want = i % 4 ? 1 : GROUP;
+        int want = step_rows(i);
 
         if (i <= last && seen.steps[i] != want) {
             fprintf(stderr, "\n  step %d (reported, last %d): %d of %d rows:", i, last,
@@ -1500,7 +1578,7 @@ static void alloc_failure_loop(const char *dir, bool fresh)
     sp_rc rc;
     store *st;
 
-    for (n = 0; n < 100000; n++) {
+    for (n = 0; n < 100000; n += sp_test_scale()) { /* every Nth under valgrind */
         if (fresh)
             rm_rf(dir);
         before = sp_alloc_injected_failures();
@@ -1554,6 +1632,7 @@ int main(void)
         SP_TEST(t_damaged_database),
         SP_TEST(t_full_disk),
         SP_TEST(t_failing_sync),
+        SP_TEST(t_durability_grades),
         SP_TEST(t_real_file_systems),
         SP_TEST(t_concurrent_open),
         SP_TEST(t_crash_mid_write),

@@ -7,8 +7,9 @@
  * audit mode; schedulerName; node affinity merged with existing affinity;
  * idempotence (the patch applied by a small JSONPatch applier, then the pod
  * mutated again yields no patch); unmanaged namespaces, other kinds and
- * subresources; DELETE and dry-run effects; UPDATE; and running out of
- * memory at every allocation.
+ * subresources; DELETE and dry-run effects; UPDATE; the review in three
+ * steps (wh_case), answered the same after the state is gone; and running
+ * out of memory at every allocation.
  */
 #include <dirent.h>
 #include <openssl/evp.h>
@@ -1838,6 +1839,116 @@ static void t_base64_and_pointers(void)
 /* Out of memory                                                              */
 /* ------------------------------------------------------------------------ */
 
+/* ------------------------------------------------------------------------ */
+/* The review in three steps                                                  */
+/* ------------------------------------------------------------------------ */
+
+/* The state and policy the step cases are judged against, built afresh. */
+static void step_world(pol_policy **pol, place_state **st, const char *policy_text)
+{
+    *pol = policy(policy_text);
+    *st = affinity_state(*pol);
+    admit_pe(*st, "job1-pe1", "1",
+             "'streams.io/host-colocation':'c1','streams.io/host-exlocation':'x1'");
+}
+
+/* text reviewed by wh_review, and by the three steps with the state and the
+ * policy freed before the answer is rendered (the server renders after it
+ * unlocks them): the same answer and effects, byte for byte. */
+static void steps_case(const char *policy_text, wh_mode mode, const char *text)
+{
+    pol_policy *pol;
+    place_state *st;
+    wh_result ref, r;
+    wh_case *cs = NULL;
+
+    step_world(&pol, &st, policy_text);
+    CU_ASSERT_EQUAL_FATAL(wh_review(st, pol, mode, text, strlen(text), &ref), SP_OK);
+    place_state_free(st);
+    pol_free(pol);
+    step_world(&pol, &st, policy_text);
+    CU_ASSERT_EQUAL_FATAL(wh_case_open(mode, text, strlen(text), &cs, &r), SP_OK);
+    CU_ASSERT_EQUAL_FATAL(wh_case_judge(cs, st, pol, &r), SP_OK);
+    CU_ASSERT_EQUAL(r.allowed, ref.allowed);
+    CU_ASSERT_EQUAL(r.n_effects, ref.n_effects);
+    CU_ASSERT_PTR_NULL(r.body);
+    place_state_free(st);
+    pol_free(pol);
+    CU_ASSERT_EQUAL_FATAL(wh_case_answer(cs, &r), SP_OK);
+    wh_case_free(cs);
+    CU_ASSERT_EQUAL(r.http_status, ref.http_status);
+    CU_ASSERT_EQUAL(r.len, ref.len);
+    SP_ASSERT_STR(r.body, ref.body);
+    wh_result_free(&r);
+    wh_result_free(&ref);
+}
+
+static void t_case_steps(void)
+{
+    char obj[4096], old[4096], *text;
+
+    /* mutated: affinity with hosts, schedulerName, annotations */
+    pe_pod(obj, sizeof(obj), "job1-pe0", "job1", "0",
+           "'streams.io/host-pool':'hosts2','streams.io/host-colocation':'c1, c1'",
+           TERMS("{'matchExpressions':[" ZONE "]},{}"));
+    text = review_text("Pod", "CREATE", obj, NULL);
+    steps_case("{'schedulerName':'s'}", WH_MUTATE, text);
+    steps_case(NULL, WH_VALIDATE, text);
+    cJSON_free(text);
+    /* refused, and the refusal as a warning in audit mode */
+    pe_pod(obj, sizeof(obj), "job1-pe2", "job1", "2",
+           "'streams.io/host-colocation':'c1','streams.io/host-exlocation':'x1'", NULL);
+    text = review_text("Pod", "CREATE", obj, NULL);
+    steps_case(NULL, WH_VALIDATE, text);
+    steps_case("{'mode':'audit'}", WH_VALIDATE, text);
+    cJSON_free(text);
+    /* an unchanged problem on UPDATE: allowed with a warning */
+    pe_pod(old, sizeof(old), "job1-pe0", "job1", "0",
+           "'streams.io/host-isolation':'maybe'", NULL);
+    text = review_text("Pod", "UPDATE", old, old);
+    steps_case(NULL, WH_VALIDATE, text);
+    cJSON_free(text);
+    /* a HostPool; a request that cannot be read (400 in the answer); a body
+     * that cannot be (HTTP 400) */
+    pool_obj(obj, sizeof(obj), "p", "'tags':['ssd'],'size':0");
+    text = review_text("HostPool", "CREATE", obj, NULL);
+    steps_case(NULL, WH_VALIDATE, text);
+    cJSON_free(text);
+    steps_case(NULL, WH_VALIDATE, "{\"request\":{\"uid\":\"u\",\"kind\":7}}");
+    steps_case(NULL, WH_MUTATE, "{\"request\":{}}");
+    steps_case(NULL, WH_VALIDATE, "not json");
+}
+
+/* The body is parsed where it is (it must end with a NUL at len): a body
+ * with a NUL before len is refused as JSON with one, as wh_review does. */
+static void t_case_body_in_place(void)
+{
+    static const char body[] = "{\"request\":{\"uid\":\"u\"}}\0{}";
+    wh_result r;
+    wh_case *cs = NULL;
+    cJSON *answer;
+
+    CU_ASSERT_EQUAL_FATAL(wh_case_open(WH_VALIDATE, body, strlen(body), &cs, &r), SP_OK);
+    CU_ASSERT_EQUAL_FATAL(wh_case_judge(cs, NULL, NULL, &r), SP_OK);
+    CU_ASSERT_EQUAL_FATAL(wh_case_answer(cs, &r), SP_OK);
+    wh_case_free(cs);
+    CU_ASSERT_EQUAL(r.http_status, 200);
+    CU_ASSERT_TRUE(r.allowed);
+    answer = cJSON_Parse(r.body);
+    SP_ASSERT_STR(cJSON_GetStringValue(cJSON_GetObjectItem(
+                      cJSON_GetObjectItem(answer, "response"), "uid")), "u");
+    cJSON_Delete(answer);
+    wh_result_free(&r);
+    CU_ASSERT_EQUAL_FATAL(wh_case_open(WH_VALIDATE, body, sizeof(body) - 1, &cs, &r), SP_OK);
+    CU_ASSERT_EQUAL_FATAL(wh_case_judge(cs, NULL, NULL, &r), SP_OK);
+    CU_ASSERT_EQUAL_FATAL(wh_case_answer(cs, &r), SP_OK);
+    wh_case_free(cs);
+    CU_ASSERT_EQUAL(r.http_status, 400);
+    SP_ASSERT_CONTAINS(r.body, "NUL");
+    wh_result_free(&r);
+    wh_case_free(NULL);
+}
+
 /*
  * Fail each allocation of one review in turn: every outcome is SP_ENOMEM
  * or a well-formed answer (out of memory, cJSON may see bad JSON: a 400),
@@ -1987,6 +2098,8 @@ int main(void)
         SP_TEST(t_update),
         SP_TEST(t_generate_name),
         SP_TEST(t_base64_and_pointers),
+        SP_TEST(t_case_steps),
+        SP_TEST(t_case_body_in_place),
         SP_TEST(t_oom),
         SP_TEST(t_oom_fixtures),
         SP_TEST_END,

@@ -37,8 +37,7 @@
  *     kobj_pod_from_json / kobj_pool_from_json.
  *   - st NULL: only the labels and annotations are checked (no job-wide
  *     check, no pool affinity); policy NULL: the defaults.
- *   - body is allocated through the cJSON hooks (sp_malloc once
- *     sp_alloc_install_json_hooks ran): free it with sp_free.
+ *   - body is allocated with sp_malloc: free it with sp_free.
  */
 #ifndef SP_WH_H
 #define SP_WH_H
@@ -87,6 +86,33 @@ typedef struct wh_result {
 sp_rc wh_review(const place_state *st, const pol_policy *policy, wh_mode mode,
                 const char *body, size_t len, wh_result *out)
     __attribute__((warn_unused_result));
+
+/*
+ * The same review in three steps, so that a caller holding a lock for the
+ * state holds it for the middle one only (parsing and rendering are most of
+ * a review's cost):
+ *   wh_case_open    parses body, which must be NUL-terminated at len (the
+ *                   server's are: no copy is made), and reads the request;
+ *                   it initialises *result, which the caller then always
+ *                   frees with wh_result_free;
+ *   wh_case_judge   runs the handlers (st and policy are read, under the
+ *                   caller's lock) and gives the verdict and the effects in
+ *                   result->allowed and result->effects: apply those under
+ *                   the same lock;
+ *   wh_case_answer  renders the response into result->http_status, body
+ *                   and len (the lock may be released before).
+ * Each returns SP_ENOMEM only; after one fails, only wh_case_free is left.
+ * wh_case_free(NULL) is a no-op.
+ */
+typedef struct wh_case wh_case;
+
+sp_rc wh_case_open(wh_mode mode, const char *body, size_t len, wh_case **out,
+                   wh_result *result) __attribute__((warn_unused_result));
+sp_rc wh_case_judge(wh_case *cs, const place_state *st, const pol_policy *policy,
+                    wh_result *result) __attribute__((warn_unused_result));
+sp_rc wh_case_answer(wh_case *cs, wh_result *result)
+    __attribute__((warn_unused_result));
+void wh_case_free(wh_case *cs);
 
 void wh_result_free(wh_result *r);
 

@@ -6,7 +6,8 @@
  * written, `status` {code, message} when denied, `warnings` when any, and
  * `patchType` "JSONPatch" with the base64 `patch` only when the patch has
  * operations. Also the identity ("pod streams/job1-pe0") every message
- * starts with.
+ * starts with. The response is written straight into one buffer: building
+ * a cJSON tree to print it cost more than the rest of the rendering.
  */
 #include <stdarg.h>
 #include <stdio.h>
@@ -18,6 +19,7 @@
 
 #define DEFAULT_API_VERSION "admission.k8s.io/v1"
 #define DEFAULT_KIND "AdmissionReview"
+#define ANSWER_MAX (64u << 20) /* bytes of a rendered response */
 
 /* ------------------------------------------------------------------------ */
 /* Building the answer                                                        */
@@ -150,105 +152,107 @@ void wh_ident(char *buf, size_t len, const char *what, const wh_req *rq,
 /* Rendering                                                                  */
 /* ------------------------------------------------------------------------ */
 
-/* Print root into *body (sp_malloc'd through the cJSON hooks). */
-static sp_rc print(const cJSON *root, char **body, size_t *len)
-{
-    *body = cJSON_PrintUnformatted(root);
-    if (!*body)
-        return SP_ENOMEM;
-    *len = strlen(*body);
-    return SP_OK;
-}
-
-static sp_rc add_status(cJSON *resp, const wh_answer *a)
-{
-    cJSON *status = cJSON_AddObjectToObject(resp, "status");
-
-    if (!status || !cJSON_AddNumberToObject(status, "code", a->code) ||
-        !cJSON_AddStringToObject(status, "message",
-                                 a->message ? a->message : ""))
-        return SP_ENOMEM;
-    return SP_OK;
-}
-
-static sp_rc add_warnings(cJSON *resp, const wh_answer *a)
-{
-    cJSON *copy = cJSON_Duplicate(a->warnings, true);
-
-    if (!copy || !cJSON_AddItemToObject(resp, "warnings", copy)) {
-        cJSON_Delete(copy);
-        return SP_ENOMEM;
-    }
-    return SP_OK;
-}
-
-static sp_rc add_patch(cJSON *resp, const wh_answer *a)
-{
-    char *text = NULL, *b64 = NULL;
-    size_t len;
-    sp_rc rc;
-
-    rc = print(a->patch, &text, &len);
-    if (!rc)
-        rc = wh_base64(text, len, &b64);
-    if (!rc && (!cJSON_AddStringToObject(resp, "patchType", "JSONPatch") ||
-                !cJSON_AddStringToObject(resp, "patch", b64)))
-        rc = SP_ENOMEM;
-    cJSON_free(text);
-    sp_free(b64);
-    return rc == SP_ELIMIT ? SP_ENOMEM : rc;
-}
-
-/* The response object of a. */
-static sp_rc fill_response(cJSON *resp, const wh_req *rq, const wh_answer *a)
+/* Append JSON text and string values in turn: parts[i] is JSON text when i
+ * is even, a string to quote and escape when it is odd. */
+static sp_rc put_parts(sp_buf *b, const char *const *parts, size_t n)
 {
     sp_rc rc = SP_OK;
 
-    if (!cJSON_AddStringToObject(resp, "uid", rq->uid) ||
-        !cJSON_AddBoolToObject(resp, "allowed", a->allowed))
-        return SP_ENOMEM;
-    if (!a->allowed)
-        rc = add_status(resp, a);
-    if (!rc && cJSON_GetArraySize(a->warnings) > 0)
-        rc = add_warnings(resp, a);
-    if (!rc && a->allowed && cJSON_GetArraySize(a->patch) > 0)
-        rc = add_patch(resp, a);
+    for (size_t i = 0; i < n && !rc; i++)
+        rc = i % 2 ? sp_buf_json_string(b, parts[i]) : sp_buf_puts(b, parts[i]);
     return rc;
+}
+
+static sp_rc put_status(sp_buf *b, const wh_answer *a)
+{
+    sp_rc rc = sp_buf_printf(b, ",\"status\":{\"code\":%d,\"message\":", a->code);
+
+    if (!rc)
+        rc = sp_buf_json_string(b, a->message ? a->message : "");
+    return rc ? rc : sp_buf_puts(b, "}");
+}
+
+static sp_rc put_warnings(sp_buf *b, const wh_answer *a)
+{
+    const cJSON *w;
+    sp_rc rc = sp_buf_puts(b, ",\"warnings\":[");
+
+    cJSON_ArrayForEach(w, a->warnings) {
+        const char *text = cJSON_GetStringValue(w);
+        if (!rc && w != a->warnings->child)
+            rc = sp_buf_puts(b, ",");
+        if (!rc)
+            rc = sp_buf_json_string(b, text ? text : "");
+    }
+    return rc ? rc : sp_buf_puts(b, "]");
+}
+
+static sp_rc put_patch(sp_buf *b, const wh_answer *a)
+{
+    char *text = cJSON_PrintUnformatted(a->patch), *b64 = NULL;
+    sp_rc rc = text ? wh_base64(text, strlen(text), &b64) : SP_ENOMEM;
+
+    if (!rc)
+        rc = sp_buf_puts(b, ",\"patchType\":\"JSONPatch\",\"patch\":\"");
+    if (!rc)
+        rc = sp_buf_puts(b, b64);
+    if (!rc)
+        rc = sp_buf_puts(b, "\"");
+    cJSON_free(text);
+    sp_free(b64);
+    return rc;
+}
+
+/* The whole response, written straight into b (no tree to build). */
+static sp_rc put_response(sp_buf *b, const wh_req *rq, const wh_answer *a)
+{
+    const char *const head[] = {
+        "{\"apiVersion\":", rq->api_version ? rq->api_version : DEFAULT_API_VERSION,
+        ",\"kind\":", rq->kind ? rq->kind : DEFAULT_KIND,
+        ",\"response\":{\"uid\":", rq->uid,
+        a->allowed ? ",\"allowed\":true" : ",\"allowed\":false",
+    };
+    sp_rc rc = put_parts(b, head, sizeof(head) / sizeof(head[0]));
+
+    if (!rc && !a->allowed)
+        rc = put_status(b, a);
+    if (!rc && cJSON_GetArraySize(a->warnings) > 0)
+        rc = put_warnings(b, a);
+    if (!rc && a->allowed && cJSON_GetArraySize(a->patch) > 0)
+        rc = put_patch(b, a);
+    return rc ? rc : sp_buf_puts(b, "}}");
+}
+
+/* Hand the rendered b to *body; every failure is SP_ENOMEM (a response
+ * over ANSWER_MAX could only come of memory exhaustion upstream). */
+static sp_rc take_rendered(sp_buf *b, sp_rc rc, char **body, size_t *len)
+{
+    if (!rc) {
+        *len = b->len;
+        *body = sp_buf_take(b);
+    }
+    sp_buf_free(b);
+    return rc || !*body ? SP_ENOMEM : SP_OK;
 }
 
 sp_rc wh_answer_render(const wh_req *rq, const wh_answer *a, char **body,
                        size_t *len)
 {
-    cJSON *root = cJSON_CreateObject();
-    cJSON *resp;
-    sp_rc rc = SP_ENOMEM;
+    sp_buf b;
 
     *body = NULL;
     *len = 0;
-    if (!root ||
-        !cJSON_AddStringToObject(root, "apiVersion",
-                                 rq->api_version ? rq->api_version
-                                                 : DEFAULT_API_VERSION) ||
-        !cJSON_AddStringToObject(root, "kind", rq->kind ? rq->kind : DEFAULT_KIND) ||
-        !(resp = cJSON_AddObjectToObject(root, "response")))
-        goto out;
-    rc = fill_response(resp, rq, a);
-    if (!rc)
-        rc = print(root, body, len);
-out:
-    cJSON_Delete(root);
-    return rc;
+    sp_buf_init(&b, ANSWER_MAX);
+    return take_rendered(&b, put_response(&b, rq, a), body, len);
 }
 
 sp_rc wh_error_render(const char *msg, char **body, size_t *len)
 {
-    cJSON *root = cJSON_CreateObject();
-    sp_rc rc = SP_ENOMEM;
+    const char *const parts[] = { "{\"error\":", msg, "}" };
+    sp_buf b;
 
     *body = NULL;
     *len = 0;
-    if (root && cJSON_AddStringToObject(root, "error", msg))
-        rc = print(root, body, len);
-    cJSON_Delete(root);
-    return rc;
+    sp_buf_init(&b, ANSWER_MAX);
+    return take_rendered(&b, put_parts(&b, parts, 3), body, len);
 }

@@ -13,6 +13,11 @@
  * object will not be stored, so the webhook declares sideEffects
  * NoneOnDryRun). Every effect's object converts with kobj_pod_from_json or
  * kobj_pool_from_json. It is moved out of the parsed request, not copied.
+ *
+ * The review is a wh_case in three steps (wh.h), so that only the handlers
+ * run under the caller's lock: reading (the envelope and the request, with
+ * their 400s) before it, rendering after it. The state and the policy are
+ * forgotten when the judging ends: rendering reads neither.
  */
 #include <string.h>
 
@@ -45,15 +50,15 @@ static sp_rc read_type(const cJSON *root, wh_req *rq, sp_err *err)
     return rc;
 }
 
-/* Parse the body and read what a response needs: SP_ENOMEM, or another
- * code with the reason for a 400 in err. */
+/* Parse the body (NUL-terminated at len) and read what a response needs:
+ * SP_ENOMEM, or another code with the reason for a 400 in err. */
 static sp_rc read_envelope(const char *body, size_t len, cJSON **root,
                            wh_req *rq, sp_err *err)
 {
     const cJSON *req = NULL;
     sp_rc rc;
 
-    rc = kobj_parse_json(body ? body : "", body ? len : 0, root, err);
+    rc = kobj_parse_json_nul(body ? body : "", body ? len : 0, root, err);
     if (rc)
         return rc;
     if (!cJSON_IsObject(*root))
@@ -249,18 +254,6 @@ static sp_rc take_effect(const wh_req *rq, wh_answer *a, wh_result *out)
     return effect_namespace(rq, out->effects[0].object);
 }
 
-static sp_rc answer(const wh_req *rq, wh_answer *a, wh_result *out)
-{
-    sp_rc rc = apply_audit(rq, a);
-
-    if (!rc)
-        rc = wh_answer_render(rq, a, &out->body, &out->len);
-    if (!rc)
-        rc = take_effect(rq, a, out);
-    out->allowed = a->allowed;
-    return rc;
-}
-
 /* HTTP 400: not even a uid to answer to. */
 static sp_rc bad_request(const char *msg, wh_result *out)
 {
@@ -269,36 +262,107 @@ static sp_rc bad_request(const char *msg, wh_result *out)
     return wh_error_render(msg, &out->body, &out->len);
 }
 
-sp_rc wh_review(const place_state *st, const pol_policy *policy, wh_mode mode,
-                const char *body, size_t len, wh_result *out)
-{
-    wh_req rq = { .st = st, .policy = policy, .mode = mode };
-    cJSON *root = NULL;
+/* ------------------------------------------------------------------------ */
+/* The case: read, judged, answered                                           */
+/* ------------------------------------------------------------------------ */
+
+struct wh_case {
+    wh_req rq;
     wh_answer a;
+    cJSON *root;            /* the parsed body; rq's strings point into it */
+    bool unreadable;        /* no uid to answer to: HTTP 400 with why */
+    bool request_read;      /* the request's fields read: the handlers may run */
+    sp_err why;             /* the reason of an unreadable body */
+};
+
+static void result_init(wh_result *out)
+{
+    memset(out, 0, sizeof(*out));
+    out->http_status = 200;
+}
+
+sp_rc wh_case_open(wh_mode mode, const char *body, size_t len, wh_case **out,
+                   wh_result *result)
+{
+    wh_case *cs = sp_calloc(1, sizeof(*cs));
     sp_err err;
     sp_rc rc;
 
-    memset(out, 0, sizeof(*out));
-    out->http_status = 200;
-    wh_answer_init(&a);
-    sp_err_clear(&err);
-    rc = read_envelope(body, len, &root, &rq, &err);
+    result_init(result);
+    *out = cs;
+    if (!cs)
+        return SP_ENOMEM;
+    cs->rq.mode = mode;
+    wh_answer_init(&cs->a);
+    sp_err_clear(&cs->why);
+    rc = read_envelope(body, len, &cs->root, &cs->rq, &cs->why);
     if (rc == SP_ENOMEM)
-        goto out;
+        return rc;
     if (rc) {
-        rc = bad_request(err.msg, out);
-        goto out;
+        cs->unreadable = true;
+        return SP_OK;
     }
-    rc = read_request(&rq, &err);
-    if (rc)
-        rc = wh_deny(&a, WH_CODE_BAD_REQUEST, "%s", err.msg);
-    else
-        rc = dispatch(&rq, &a);
+    sp_err_clear(&err);
+    rc = read_request(&cs->rq, &err);
+    cs->request_read = rc == SP_OK;
+    return rc ? wh_deny(&cs->a, WH_CODE_BAD_REQUEST, "%s", err.msg) : SP_OK;
+}
+
+sp_rc wh_case_judge(wh_case *cs, const place_state *st, const pol_policy *policy,
+                    wh_result *out)
+{
+    sp_rc rc = SP_OK;
+
+    if (cs->unreadable)
+        return SP_OK;
+    cs->rq.st = st;
+    cs->rq.policy = policy;
+    if (cs->request_read)
+        rc = dispatch(&cs->rq, &cs->a);
     if (!rc)
-        rc = answer(&rq, &a, out);
-out:
-    wh_answer_free(&a);
-    cJSON_Delete(root);
+        rc = apply_audit(&cs->rq, &cs->a);
+    if (!rc)
+        rc = take_effect(&cs->rq, &cs->a, out);
+    out->allowed = cs->a.allowed;
+    cs->rq.st = NULL;
+    cs->rq.policy = NULL;
+    return rc;
+}
+
+sp_rc wh_case_answer(wh_case *cs, wh_result *out)
+{
+    if (cs->unreadable)
+        return bad_request(cs->why.msg, out);
+    return wh_answer_render(&cs->rq, &cs->a, &out->body, &out->len);
+}
+
+void wh_case_free(wh_case *cs)
+{
+    if (!cs)
+        return;
+    wh_answer_free(&cs->a);
+    cJSON_Delete(cs->root);
+    sp_free(cs);
+}
+
+sp_rc wh_review(const place_state *st, const pol_policy *policy, wh_mode mode,
+                const char *body, size_t len, wh_result *out)
+{
+    char *copy = body ? sp_strndup(body, len) : NULL;
+    wh_case *cs = NULL;
+    sp_rc rc;
+
+    if (body && !copy) {
+        result_init(out);
+        return SP_ENOMEM;
+    }
+    rc = wh_case_open(mode, copy, len, &cs, out);
+    if (!rc)
+        rc = wh_case_judge(cs, st, policy, out);
+    if (!rc)
+        rc = wh_case_answer(cs, out);
+    wh_case_free(cs);
+    sp_free(copy);
     return rc;
 }
 
