@@ -32,6 +32,8 @@ typedef struct pl_node {
     place_node_condition condition;
     pl_taint *taints;
     size_t n_taints;
+    int32_t taint_set;          /* its taints interned in st->strs when one
+                                   blocks (NoSchedule, NoExecute), else NONE */
     int32_t *pes;               /* PEs on the node (PLANNED..BOUND) */
     size_t n_pes, cap_pes;
     int32_t n_isolated;         /* isolated PEs among them */
@@ -140,6 +142,7 @@ typedef struct pl_group {
     int64_t priority;           /* lower is placed earlier */
     int64_t boost;              /* attempts it failed in: placed earlier */
     uint32_t domain;            /* index of its domain in the planner */
+    size_t reach;               /* nodes the domain offers it at the start */
 } pl_group;
 
 typedef struct pl_job_view {
@@ -192,6 +195,8 @@ struct place_state {
     sp_imap job_node;
     /* (job, exlocation id, node) -> PEs of the job with that id there */
     sp_imap exloc_node;
+    /* (pool, node name) -> slots of the pool that hold the node */
+    sp_imap pool_member;
 
     /* the job view of the last check or filter: its texts stay valid until
      * the next call into the engine */
@@ -229,7 +234,7 @@ sp_rc pl_pool_candidates(place_state *st, int32_t pool, const int32_t **nodes,
 /* Whether node matches the pool's tags and hosts; the first failure in r. */
 bool pl_pool_matches(const place_state *st, const pl_pool *pool, int32_t pool_idx,
                      int32_t node, place_reason *r);
-/* The slot node holds in a sized pool, or PLACE_NONE. */
+/* The slot node holds in a sized pool (one of st->pools), or PLACE_NONE. */
 int32_t pl_pool_slot_of(const place_state *st, const pl_pool *pool, int32_t node);
 /* Set slot `slot` of a sized pool to node (growing n_members), keeping the
  * nodes' exclusive-pool marks right; pl_pool_clear_slot undoes it. */
@@ -320,13 +325,28 @@ typedef struct pl_heap {
     size_t n, cap;
 } pl_heap;
 
+/* Nodes of a domain that only some of its units may use: those another
+ * job's exclusive pool owns (gate: that job's key), or those with taints
+ * that block (gate: the taint set). */
+typedef struct pl_gated {
+    int64_t gate;
+    pl_heap h;
+} pl_gated;
+
 /* Candidate nodes of a pool (or all nodes), best first for one job's
- * balance (job NONE under balancedInstance). */
+ * balance (job NONE under balancedInstance). Nodes its units cannot use
+ * leave the open heap when a search meets them: gone until the next build
+ * when no unit of the domain may use them, into a gated heap otherwise. */
 typedef struct pl_domain {
     int32_t pool;
     int32_t job;
+    size_t n_units;             /* units with PEs to place that search it */
+    int32_t units_job;          /* the one job of those units, or NONE */
+    place_resources least_need; /* the least any of them needs, each */
     bool built;
-    pl_heap h;
+    pl_heap h;                  /* open nodes */
+    pl_gated *gated;
+    size_t n_gated, cap_gated;
 } pl_domain;
 
 typedef struct pl_step {
@@ -344,8 +364,10 @@ typedef struct pl_planner {
     size_t n_order;
     pl_domain *domains;
     size_t n_domains, cap_domains;
+    pl_heap aside;              /* scratch of a search: nodes to push back */
     sp_imap unit_of_pe;         /* PE -> unit, for PEs of the planned jobs */
     sp_imap wanted_slots;       /* (pool, index) that indexed units ask for */
+    sp_imap reach;              /* (pool, job) -> nodes an exclusive pool can offer */
     pl_trail trail;             /* pool slots taken in this attempt */
     pl_step *steps;             /* this attempt's placements, in order */
     size_t n_steps, cap_steps;
@@ -354,7 +376,8 @@ typedef struct pl_planner {
     size_t best_failed;         /* PEs the best attempt left unplaced */
     bool have_best;
     int64_t *tabu;              /* per unit: not to be moved before this step */
-    place_resources *pool_need; /* per pool: what the plan's units need in it */
+    place_resources *pool_share; /* per sized pool: what the plan's units need
+                                    in it, per member (need / size + 1) */
     bool pack;                  /* best fit instead of balance, on retries */
     uint64_t seed;
     long work;                  /* node checks so far, against a budget */
@@ -365,10 +388,8 @@ typedef struct pl_planner {
 pl_group *pl_unit_group(const pl_planner *pl, int32_t unit);
 const pl_job_view *pl_unit_view(const pl_planner *pl, int32_t unit);
 
-/* Give every unit its domain (created on first use). */
+/* Give every unit its domain (created on first use) and its reach. */
 sp_rc pl_assign_domains(pl_planner *pl) __attribute__((warn_unused_result));
-/* Candidate nodes in unit's domain, for ordering: how many there are. */
-size_t pl_domain_size(pl_planner *pl, int32_t unit);
 /* The one node a pinned unit may use, or PLACE_NONE. */
 int32_t pl_pinned_node(const pl_planner *pl, const pl_group *g);
 /* The best node for unit now, or PLACE_NONE in *found. */

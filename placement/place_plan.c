@@ -41,12 +41,14 @@ static int unit_class(const pl_planner *pl, const pl_group *g)
     return 3;
 }
 
-/* priority: class, then smaller domain, bigger demand, more exlocation. */
+/* priority: class, then smaller reach (pl_assign_domains: the nodes its
+ * domain offers; an exclusive pool only those it can still take), bigger
+ * demand, more exlocation. */
 static void set_priorities(pl_planner *pl)
 {
     for (size_t k = 0; k < pl->n_order; k++) {
         pl_group *g = pl_unit_group(pl, pl->order[k]);
-        int64_t size = (int64_t)pl_domain_size(pl, pl->order[k]);
+        int64_t size = (int64_t)g->reach;
         int64_t demand = g->demand.cpu_milli / 50 + g->demand.memory / (32 << 20);
         size = size > 0xffffff ? 0xffffff : size;
         demand = demand > 0xfffff ? 0xfffff : demand;
@@ -293,20 +295,32 @@ static void unplan_job(place_state *st, int32_t job)
     }
 }
 
-/* Add up, per sized pool, what the units to place need in it. */
-static sp_rc sum_pool_needs(pl_planner *pl)
+/* Add up, per sized pool, what the units to place need in it, and share
+ * it out among the pool's members. */
+static sp_rc share_pool_needs(pl_planner *pl)
 {
-    pl->pool_need = sp_calloc(pl->st->n_pools + 1, sizeof(*pl->pool_need));
-    if (!pl->pool_need)
+    const place_state *st = pl->st;
+
+    pl->pool_share = sp_calloc(st->n_pools + 1, sizeof(*pl->pool_share));
+    if (!pl->pool_share)
         return SP_ENOMEM;
     for (size_t k = 0; k < pl->n_order; k++) {
         const pl_group *g = pl_unit_group(pl, pl->order[k]);
         for (size_t i = 0; i < g->n_pools; i++) {
-            place_resources *need = &pl->pool_need[g->pools[i]];
+            place_resources *need = &pl->pool_share[g->pools[i]];
             need->cpu_milli += g->demand.cpu_milli;
             need->memory += g->demand.memory;
             need->pods += g->demand.pods;
         }
+    }
+    for (size_t p = 0; p < st->n_pools; p++) {
+        place_resources *share = &pl->pool_share[p];
+        int64_t size = st->pools[p].size;
+        if (!size)
+            continue;
+        share->cpu_milli = share->cpu_milli / size + 1;
+        share->memory = share->memory / size + 1;
+        share->pods = share->pods / size + 1;
     }
     return SP_OK;
 }
@@ -352,6 +366,7 @@ static sp_rc planner_init(pl_planner *pl, place_state *st, const int32_t *jobs, 
     memset(pl, 0, sizeof(*pl));
     sp_imap_init(&pl->unit_of_pe);
     sp_imap_init(&pl->wanted_slots);
+    sp_imap_init(&pl->reach);
     pl->trail.wanted = &pl->wanted_slots;
     pl->st = st;
     pl->seed = seed;
@@ -368,7 +383,7 @@ static sp_rc planner_init(pl_planner *pl, place_state *st, const int32_t *jobs, 
     if (!rc)
         rc = make_units(pl);
     if (!rc)
-        rc = sum_pool_needs(pl);
+        rc = share_pool_needs(pl);
     if (!rc)
         rc = pl_assign_domains(pl);
     if (!rc)
@@ -385,10 +400,11 @@ static void planner_free(pl_planner *pl)
     sp_free(pl->units);
     sp_free(pl->order);
     sp_free(pl->tabu);
-    sp_free(pl->pool_need);
+    sp_free(pl->pool_share);
     sp_free(pl->best);
     sp_imap_free(&pl->unit_of_pe);
     sp_imap_free(&pl->wanted_slots);
+    sp_imap_free(&pl->reach);
 }
 
 void place_plan_free(place_plan *plan)
@@ -402,7 +418,7 @@ void place_plan_free(place_plan *plan)
     sp_free(plan);
 }
 
-/* Plan the given jobs together into out. */
+/* Plan the given jobs together; the outcome into out unless it is NULL. */
 static sp_rc plan_jobs(place_state *st, const int32_t *jobs, size_t n,
                        const place_plan_opts *opts, place_plan *out)
 {
@@ -416,7 +432,7 @@ static sp_rc plan_jobs(place_state *st, const int32_t *jobs, size_t n,
         rc = pl_sweep(&pl);
     if (!rc)
         rc = pl_fill_pools(&pl);
-    if (!rc)
+    if (!rc && out)
         rc = make_outcome(&pl, opts && opts->explain, out);
     planner_free(&pl);
     return rc;
@@ -449,7 +465,7 @@ sp_rc place_plan_job(place_state *st, int32_t pe, const place_plan_opts *opts,
     if (!plan)
         return SP_ENOMEM;
     job = st->pes[pe].job;
-    return finish(plan_jobs(st, &job, 1, opts, plan), plan, out);
+    return finish(plan_jobs(st, &job, 1, opts, out ? plan : NULL), plan, out);
 }
 
 static bool job_has_movable(const place_state *st, const pl_job *j)
@@ -488,7 +504,7 @@ sp_rc place_plan_all(place_state *st, const place_plan_opts *opts, place_plan **
         jobs[i] = (int32_t)job;
     }
     if (!rc)
-        rc = plan_jobs(st, jobs, n, opts, plan);
+        rc = plan_jobs(st, jobs, n, opts, out ? plan : NULL);
     sp_free(keys);
     sp_free(jobs);
     return finish(rc, plan, out);

@@ -291,27 +291,107 @@ static int tally_cmp(const void *a, const void *b)
     return strcmp(x->text, y->text);
 }
 
-/* Count one more node under the summary text of r. */
-static sp_rc tally_add(const place_state *st, const place_reason *r, sp_map *seen,
-                       tally **t, size_t *n, size_t *cap)
+/*
+ * The fields of a reason that its summary text shows (the summary branches
+ * of the format functions above): reasons with one key read the same, so a
+ * key is formatted once however many nodes give it. Keys that differ may
+ * still read the same (one taint on many nodes); the texts merge those.
+ */
+typedef struct summary_key {
+    int32_t code, pool, index, other_pe, str, str2;
+    const char *text;
+} summary_key;
+
+static summary_key summary_key_of(const place_reason *r)
 {
-    sp_buf b;
-    int64_t at;
+    summary_key k;
+    bool names_pe = r->code == PLACE_R_COLOCATION || r->code == PLACE_R_PREVIOUS_NODE;
+
+    memset(&k, 0, sizeof(k));
+    k.code = (int32_t)r->code;
+    if (r->code == PLACE_R_CPU || r->code == PLACE_R_MEMORY || r->code == PLACE_R_PODS ||
+        r->code == PLACE_R_ISOLATION_SELF || r->code == PLACE_R_ISOLATION_OTHER)
+        return k;
+    k.pool = r->pool;
+    k.index = r->index;
+    k.other_pe = names_pe ? r->other_pe : PLACE_NONE;
+    k.str = r->str;
+    k.str2 = r->code == PLACE_R_POOL_INDEX_NODE ? PLACE_NONE : r->str2;
+    k.text = r->text;
+    return k;
+}
+
+/* A key seen, and the text it reads as. */
+typedef struct known_key {
+    summary_key key;
+    size_t at;                  /* index in the texts */
+} known_key;
+
+/* The texts counted so far, and the keys seen. */
+typedef struct summary {
+    tally *t;
+    size_t n_t, cap_t;
+    sp_map by_text;             /* text -> index in t */
+    known_key *keys;
+    size_t n_keys, cap_keys;
+    sp_imap by_key;             /* hash of a key -> index in keys */
+    sp_buf text;                /* scratch */
+} summary;
+
+/* Count one more node under the summary text of r; *at: its index in t. */
+static sp_rc count_text(const place_state *st, const place_reason *r, summary *s,
+                        size_t *at)
+{
+    int64_t known;
     sp_rc rc;
 
-    sp_buf_init(&b, 4096);
-    rc = pl_reason_format_summary(st, r, &b);
-    if (!rc && sp_map_get(seen, b.data, &at)) {
-        (*t)[at].count++;
-    } else if (!rc) {
-        rc = sp_grow(t, cap, *n + 1, sizeof(**t)) ? SP_ENOMEM : sp_map_put(seen, b.data, (int64_t)*n);
-        if (!rc) {
-            (*t)[*n].count = 1;
-            (*t)[(*n)++].text = sp_buf_take(&b);
-        }
+    sp_buf_reset(&s->text);
+    rc = pl_reason_format_summary(st, r, &s->text);
+    if (!rc && sp_map_get(&s->by_text, s->text.data, &known)) {
+        *at = (size_t)known;
+        s->t[*at].count++;
+        return SP_OK;
     }
-    sp_buf_free(&b);
-    return rc;
+    if (!rc && sp_grow(&s->t, &s->cap_t, s->n_t + 1, sizeof(*s->t)))
+        rc = SP_ENOMEM;
+    if (!rc && !(s->t[s->n_t].text = sp_strdup(s->text.data)))
+        rc = SP_ENOMEM;
+    if (rc)
+        return rc;
+    s->t[s->n_t].count = 1;
+    *at = s->n_t++;
+    return sp_map_put(&s->by_text, s->text.data, (int64_t)*at);
+}
+
+/* Remember that key reads as text at (a key whose hash is taken is not
+ * remembered: it is only formatted again). */
+static sp_rc remember_key(summary *s, const summary_key *key, uint64_t hash, size_t at)
+{
+    if (sp_imap_get(&s->by_key, hash, NULL))
+        return SP_OK;
+    if (sp_grow(&s->keys, &s->cap_keys, s->n_keys + 1, sizeof(*s->keys)))
+        return SP_ENOMEM;
+    s->keys[s->n_keys].key = *key;
+    s->keys[s->n_keys].at = at;
+    return sp_imap_put(&s->by_key, hash, (int64_t)s->n_keys++);
+}
+
+/* Count one more node under the summary text of r. */
+static sp_rc summary_count(const place_state *st, const place_reason *r, summary *s)
+{
+    summary_key key = summary_key_of(r);
+    uint64_t hash = sp_hash_bytes(&key, sizeof(key));
+    int64_t i;
+    size_t at;
+    sp_rc rc;
+
+    if (sp_imap_get(&s->by_key, hash, &i) &&
+        memcmp(&s->keys[i].key, &key, sizeof(key)) == 0) {
+        s->t[s->keys[i].at].count++;
+        return SP_OK;
+    }
+    rc = count_text(st, r, s, &at);
+    return rc ? rc : remember_key(s, &key, hash, at);
 }
 
 static sp_rc tally_write(tally *t, size_t n, size_t ok, size_t total, sp_buf *out)
@@ -331,23 +411,28 @@ static sp_rc tally_write(tally *t, size_t n, size_t ok, size_t total, sp_buf *ou
 sp_rc place_reason_summary(const place_state *st, const place_reason *verdicts, size_t n,
                            sp_buf *out)
 {
-    tally *t = NULL;
-    size_t n_t = 0, cap = 0, ok = 0;
-    sp_map seen;
+    summary s;
+    size_t ok = 0;
     sp_rc rc = SP_OK;
 
-    sp_map_init(&seen);
+    memset(&s, 0, sizeof(s));
+    sp_map_init(&s.by_text);
+    sp_imap_init(&s.by_key);
+    sp_buf_init(&s.text, 4096);
     for (size_t i = 0; i < n && !rc; i++) {
         if (verdicts[i].code == PLACE_R_OK)
             ok++;
         else
-            rc = tally_add(st, &verdicts[i], &seen, &t, &n_t, &cap);
+            rc = summary_count(st, &verdicts[i], &s);
     }
     if (!rc)
-        rc = tally_write(t, n_t, ok, n, out);
-    for (size_t i = 0; i < n_t; i++)
-        sp_free(t[i].text);
-    sp_free(t);
-    sp_map_free(&seen);
+        rc = tally_write(s.t, s.n_t, ok, n, out);
+    for (size_t i = 0; i < s.n_t; i++)
+        sp_free(s.t[i].text);
+    sp_free(s.t);
+    sp_free(s.keys);
+    sp_map_free(&s.by_text);
+    sp_imap_free(&s.by_key);
+    sp_buf_free(&s.text);
     return rc;
 }

@@ -2,14 +2,20 @@
  * Finding nodes for the planner. Each unit (colocation group) searches a
  * domain: the candidates of its tightest pool, or every node, held in a heap
  * keyed by (pool membership, balance count, cpu use, tie-break) or, when a
- * retry packs instead of spreading, by free capacity (best fit). Keys only
- * worsen as nodes fill, so stale entries are re-keyed lazily when popped; a
- * node that joins a sized pool is pushed again with its better key, and any
- * move that frees room marks the heaps for rebuilding. Units the greedy pass
- * could not place get a bounded local search (ejection chains with a tabu
- * tenure): each is put where the fewest units of this plan are in its way,
- * and those go back on the list. Last, a sweep tries every node for what is
- * still unplaced, and sized pools get their full membership.
+ * retry packs instead of spreading, by free capacity (best fit). Spreading
+ * keys only worsen as nodes fill, so stale entries are re-keyed lazily when
+ * popped; a node that joins a sized pool is pushed again with its better
+ * key, and so is a node a unit leaves, in every domain it is in (packing
+ * rebuilds the heaps instead). A node no unit of a domain can use any more
+ * (no room for its smallest unit, an isolated PE, another job's exclusive
+ * pool) leaves that domain's heap, and one only some units can use (one
+ * job's, or those that tolerate its taints) waits in a gated heap that only
+ * they search: a search does not wade through the same refusals for every
+ * unit. Units the greedy pass could not place get a bounded local search
+ * (ejection chains with a tabu tenure): each is put where the fewest units
+ * of this plan are in its way, and those go back on the list. Last, a sweep
+ * tries every node for what is still unplaced, and sized pools get their
+ * full membership.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -79,6 +85,23 @@ static sp_rc heap_push(pl_heap *h, int64_t key, int32_t node)
     return SP_OK;
 }
 
+/* Order entries appended with heap_append into a heap, in linear time. */
+static sp_rc heap_append(pl_heap *h, int64_t key, int32_t node)
+{
+    if (sp_grow(&h->v, &h->cap, h->n + 1, sizeof(*h->v)))
+        return SP_ENOMEM;
+    h->v[h->n].key = key;
+    h->v[h->n].node = node;
+    h->n++;
+    return SP_OK;
+}
+
+static void heap_make(pl_heap *h)
+{
+    for (size_t i = h->n / 2; i-- > 0;)
+        heap_sift_down(h, i);
+}
+
 static pl_heap_entry heap_pop(pl_heap *h)
 {
     pl_heap_entry top = h->v[0];
@@ -92,12 +115,13 @@ static pl_heap_entry heap_pop(pl_heap *h)
 /* Domains                                                                    */
 /* ------------------------------------------------------------------------ */
 
-/* Permille of a resource used (balance) or left free (packing). */
+/* Permille of a resource used (balance) or left free (packing), 0..1000
+ * (dividing only in between: a key is computed for every candidate). */
 static int64_t permille(int64_t part, int64_t whole)
 {
-    int64_t v = whole > 0 ? part * 1000 / whole : 1000;
-
-    return v < 0 ? 0 : v > 1000 ? 1000 : v;
+    if (whole <= 0 || part >= whole)
+        return 1000;
+    return part <= 0 ? 0 : part * 1000 / whole;
 }
 
 /*
@@ -107,11 +131,9 @@ static int64_t permille(int64_t part, int64_t whole)
  */
 static int64_t room_for_share(const pl_planner *pl, int32_t pool, const pl_node *n)
 {
-    const place_resources *need = &pl->pool_need[pool];
-    int64_t size = pl->st->pools[pool].size;
-    int64_t cpu = permille(n->alloc.cpu_milli - n->used.cpu_milli,
-                           need->cpu_milli / size + 1);
-    int64_t mem = permille(n->alloc.memory - n->used.memory, need->memory / size + 1);
+    const place_resources *share = &pl->pool_share[pool];
+    int64_t cpu = permille(n->alloc.cpu_milli - n->used.cpu_milli, share->cpu_milli);
+    int64_t mem = permille(n->alloc.memory - n->used.memory, share->memory);
 
     return cpu < mem ? cpu : mem;
 }
@@ -151,15 +173,18 @@ static sp_rc domain_build(pl_planner *pl, pl_domain *d)
 
     d->built = true;
     d->h.n = 0;
+    for (size_t i = 0; i < d->n_gated; i++)
+        d->gated[i].h.n = 0;
     if (d->pool != PLACE_NONE && pl_pool_candidates(st, d->pool, &cands, &n))
         return SP_ENOMEM;
     for (size_t i = 0; i < n; i++) {
         int32_t node = cands ? cands[i] : (int32_t)i;
         int64_t key = domain_key(pl, d, node);
         pl->work++;
-        if (key != KEY_DEAD && heap_push(&d->h, key, node))
+        if (key != KEY_DEAD && heap_append(&d->h, key, node))
             return SP_ENOMEM;
     }
+    heap_make(&d->h);
     return SP_OK;
 }
 
@@ -169,65 +194,141 @@ static void domains_dirty(pl_planner *pl)
         pl->domains[d].built = false;
 }
 
-static sp_rc domain_find(pl_planner *pl, int32_t pool, int32_t job, uint32_t *out)
+/* A unit left node: offer it anew to every built domain it is in (its keys
+ * and gates may be better now, and no other node's). */
+static sp_rc domains_offer(pl_planner *pl, int32_t node)
 {
-    for (size_t d = 0; d < pl->n_domains; d++) {
-        if (pl->domains[d].pool == pool && pl->domains[d].job == job) {
-            *out = (uint32_t)d;
-            return SP_OK;
-        }
-    }
-    if (sp_grow(&pl->domains, &pl->cap_domains, pl->n_domains + 1, sizeof(*pl->domains)))
-        return SP_ENOMEM;
-    memset(&pl->domains[pl->n_domains], 0, sizeof(*pl->domains));
-    pl->domains[pl->n_domains].pool = pool;
-    pl->domains[pl->n_domains].job = job;
-    *out = (uint32_t)pl->n_domains++;
-    return SP_OK;
-}
+    place_state *st = pl->st;
+    place_reason r;
 
-/* Candidates a pool can offer the planner: its members once full. */
-static size_t pool_reach(place_state *st, int32_t pool)
-{
-    const pl_pool *p = &st->pools[pool];
-    const int32_t *cands;
-    size_t n = 0;
-
-    if (pl_pool_candidates(st, pool, &cands, &n))
-        return 0;
-    if (p->size && (int64_t)p->n_members >= p->size && (int64_t)n > p->size)
-        n = (size_t)p->size;
-    return n;
-}
-
-sp_rc pl_assign_domains(pl_planner *pl)
-{
-    int32_t job_key;
-
-    for (size_t u = 0; u < pl->n_units; u++) {
-        pl_group *g = pl_unit_group(pl, (int32_t)u);
-        int32_t pool = PLACE_NONE;
-        size_t best = (size_t)-1;
-        for (size_t i = 0; i < g->n_pools; i++) {
-            size_t n = pool_reach(pl->st, g->pools[i]);
-            if (n < best) {
-                best = n;
-                pool = g->pools[i];
-            }
-        }
-        job_key = pl->st->balancing == PLACE_BALANCE_JOB ? unit_job(pl, (int32_t)u)
-                                                          : PLACE_NONE;
-        if (domain_find(pl, pool, job_key, &g->domain))
+    for (size_t i = 0; i < pl->n_domains; i++) {
+        pl_domain *d = &pl->domains[i];
+        int64_t key;
+        if (!d->built || (d->pool != PLACE_NONE &&
+                          !pl_pool_matches(st, &st->pools[d->pool], d->pool, node, &r)))
+            continue;
+        key = domain_key(pl, d, node);
+        if (key != KEY_DEAD && heap_push(&d->h, key, node))
             return SP_ENOMEM;
     }
     return SP_OK;
 }
 
-size_t pl_domain_size(pl_planner *pl, int32_t unit)
+static int64_t least(int64_t a, int64_t b)
 {
-    const pl_domain *d = &pl->domains[pl_unit_group(pl, unit)->domain];
+    return a < b ? a : b;
+}
 
-    return d->pool == PLACE_NONE ? pl->st->live_nodes : pool_reach(pl->st, d->pool);
+/* Count unit among the units that search domain d (those with PEs to
+ * place). */
+static void domain_add_unit(pl_planner *pl, pl_domain *d, int32_t unit)
+{
+    const pl_group *g = pl_unit_group(pl, unit);
+
+    if (!g->n_movable)
+        return;
+    if (!d->n_units++) {
+        d->units_job = unit_job(pl, unit);
+        d->least_need = g->demand;
+        return;
+    }
+    if (d->units_job != unit_job(pl, unit))
+        d->units_job = PLACE_NONE;
+    d->least_need.cpu_milli = least(d->least_need.cpu_milli, g->demand.cpu_milli);
+    d->least_need.memory = least(d->least_need.memory, g->demand.memory);
+    d->least_need.pods = least(d->least_need.pods, g->demand.pods);
+}
+
+/* The domain of (pool, job) for unit, created on first use. */
+static sp_rc domain_find(pl_planner *pl, int32_t pool, int32_t job, int32_t unit,
+                         uint32_t *out)
+{
+    size_t i = 0;
+
+    while (i < pl->n_domains && (pl->domains[i].pool != pool || pl->domains[i].job != job))
+        i++;
+    if (i == pl->n_domains) {
+        if (sp_grow(&pl->domains, &pl->cap_domains, i + 1, sizeof(*pl->domains)))
+            return SP_ENOMEM;
+        memset(&pl->domains[i], 0, sizeof(pl->domains[i]));
+        pl->domains[i].pool = pool;
+        pl->domains[i].job = job;
+        pl->n_domains++;
+    }
+    domain_add_unit(pl, &pl->domains[i], unit);
+    *out = (uint32_t)i;
+    return SP_OK;
+}
+
+/* Could node join pool now, for a PE of job? */
+static bool may_join(pl_planner *pl, int32_t pool, int32_t job, int32_t node)
+{
+    place_state *st = pl->st;
+    const pl_pool *p = &st->pools[pool];
+    const pl_node *n = &st->nodes[node];
+
+    if (!n->alive || pl_pool_slot_of(st, p, node) != PLACE_NONE)
+        return false;
+    if (!p->exclusive)
+        return true;
+    if (n->exclusive_pool != PLACE_NONE)
+        return false;
+    return n->n_pes == 0 || (int32_t)n->n_pes == pl_job_count_on(st, job, node);
+}
+
+/*
+ * Candidates a pool can offer the planner: its members once full; for an
+ * exclusive pool, its members and the nodes it could still take for job,
+ * which on a busy cluster are few (no other job may run there), so that its
+ * units go first. Counted once per pool and job while the planner starts.
+ */
+static sp_rc pool_reach(pl_planner *pl, int32_t pool, int32_t job, size_t *reach)
+{
+    const pl_pool *p = &pl->st->pools[pool];
+    uint64_t key = pl_key_job_node(pool, job);
+    const int32_t *cands;
+    size_t n = 0;
+    int64_t known;
+
+    *reach = 0;
+    if (pl_pool_candidates(pl->st, pool, &cands, &n))
+        return SP_ENOMEM;
+    *reach = n;
+    if (p->size && (int64_t)p->n_members >= p->size && (int64_t)n > p->size)
+        *reach = (size_t)p->size;
+    if (!p->exclusive || (p->size && (int64_t)p->n_members >= p->size))
+        return SP_OK;
+    if (!sp_imap_get(&pl->reach, key, &known)) {
+        known = (int64_t)p->n_members;
+        for (size_t i = 0; i < n; i++)
+            known += may_join(pl, pool, job, cands[i]);
+        if (sp_imap_put(&pl->reach, key, known))
+            return SP_ENOMEM;
+    }
+    *reach = (size_t)known;
+    return SP_OK;
+}
+
+sp_rc pl_assign_domains(pl_planner *pl)
+{
+    for (size_t u = 0; u < pl->n_units; u++) {
+        pl_group *g = pl_unit_group(pl, (int32_t)u);
+        int32_t pool = PLACE_NONE, job = unit_job(pl, (int32_t)u);
+        size_t best = (size_t)-1, n;
+        for (size_t i = 0; i < g->n_pools; i++) {
+            if (pool_reach(pl, g->pools[i], job, &n))
+                return SP_ENOMEM;
+            if (n < best) {
+                best = n;
+                pool = g->pools[i];
+            }
+        }
+        g->reach = pool == PLACE_NONE ? pl->st->live_nodes : best;
+        if (domain_find(pl, pool, pl->st->balancing == PLACE_BALANCE_JOB ? job : PLACE_NONE,
+                        (int32_t)u, &g->domain))
+            return SP_ENOMEM;
+    }
+    return SP_OK;
 }
 
 /* After a unit took pool slots, those nodes rank better in that pool. */
@@ -279,30 +380,229 @@ int32_t pl_pinned_node(const pl_planner *pl, const pl_group *g)
     return PLACE_NONE;
 }
 
-/* Best node of the unit's domain that fits, by popping its heap. */
+/* ------------------------------------------------------------------------ */
+/* Gates: nodes only some units of a domain may use                          */
+/* ------------------------------------------------------------------------ */
+
+#define GATE_OPEN (-1)   /* any unit of the domain may use the node */
+#define GATE_CLOSED (-2) /* none may, until the node is offered again */
+#define GATE_TAINTS (INT64_C(1) << 32) /* + taint set id; below: a job key */
+
+/* The job key of the exclusive pools that own node: GATE_OPEN when none
+ * does, GATE_CLOSED when no job's units may use it. */
+static int64_t exclusive_owner(const place_state *st, const pl_node *n)
+{
+    int32_t owners[2] = { n->exclusive_pool, n->exclusive_clash };
+    int64_t key = GATE_OPEN;
+
+    for (int i = 0; i < 2; i++) {
+        int32_t job;
+        if (owners[i] == PLACE_NONE)
+            continue;
+        job = st->pools[owners[i]].job;
+        if (job == PLACE_NONE || (key != GATE_OPEN && key != job))
+            return GATE_CLOSED;
+        key = job;
+    }
+    return key;
+}
+
+/* Is a free amount below what every unit needs (a need of 0 always fits)? */
+static bool too_little(int64_t free, int64_t least_need)
+{
+    return least_need > 0 && free < least_need;
+}
+
+static bool room_for_none(const pl_domain *d, const pl_node *n)
+{
+    return too_little(n->alloc.cpu_milli - n->used.cpu_milli, d->least_need.cpu_milli) ||
+           too_little(n->alloc.memory - n->used.memory, d->least_need.memory) ||
+           too_little(n->alloc.pods - n->used.pods, d->least_need.pods);
+}
+
+/* Does an isolated PE on node keep the units of d away? */
+static bool isolated_pe_in_the_way(const place_state *st, const pl_domain *d, int32_t node)
+{
+    if (st->isolation_scope == PLACE_ISOLATION_CLUSTER)
+        return st->nodes[node].n_isolated > 0;
+    return d->units_job != PLACE_NONE && pl_job_isolated_on(st, d->units_job, node) > 0;
+}
+
+/* Can node not become a member of d's exclusive pool any more (another
+ * exclusive pool has it, or another job's PEs run there)? */
+static bool exclusive_pool_shut(const place_state *st, const pl_domain *d, int32_t node)
+{
+    const pl_pool *p = d->pool != PLACE_NONE ? &st->pools[d->pool] : NULL;
+    const pl_node *n = &st->nodes[node];
+
+    if (!p || !p->exclusive || pl_pool_slot_of(st, p, node) != PLACE_NONE)
+        return false;
+    if (n->exclusive_pool != PLACE_NONE && n->exclusive_pool != d->pool)
+        return true;
+    return d->units_job != PLACE_NONE &&
+           (int32_t)n->n_pes > pl_job_count_on(st, d->units_job, node);
+}
+
+/*
+ * Is node closed to every unit of the domain until it is offered again?
+ * Within one build nodes only fill (a node a unit leaves is offered again,
+ * undoing an attempt rebuilds everything), so free room only shrinks, an
+ * isolated PE stays, another exclusive pool keeps the node, and another
+ * job's PEs stay on it. The units that search a domain are neither pinned
+ * nor isolated and have no member on a node yet.
+ */
+static bool closed_to_domain(const pl_planner *pl, const pl_domain *d, int32_t node)
+{
+    return room_for_none(d, &pl->st->nodes[node]) ||
+           isolated_pe_in_the_way(pl->st, d, node) || exclusive_pool_shut(pl->st, d, node);
+}
+
+/* Which units of domain d may use node: GATE_OPEN, GATE_CLOSED, or the gate
+ * of a heap its units consult when they pass it. */
+static int64_t node_gate(const pl_planner *pl, const pl_domain *d, int32_t node)
+{
+    const place_state *st = pl->st;
+    const pl_node *n = &st->nodes[node];
+    int64_t owner = exclusive_owner(st, n);
+
+    if (owner == GATE_CLOSED || closed_to_domain(pl, d, node))
+        return GATE_CLOSED;
+    if (owner != GATE_OPEN && d->units_job == PLACE_NONE)
+        return owner;
+    if (owner != GATE_OPEN && owner != st->jobs[d->units_job].key)
+        return GATE_CLOSED;
+    return n->taint_set != PLACE_NONE ? GATE_TAINTS + n->taint_set : GATE_OPEN;
+}
+
+/* Does unit pass the gate of a gated heap (whose top node shows the taints)? */
+static bool unit_passes(const pl_planner *pl, int32_t unit, const pl_gated *gd)
+{
+    const place_state *st = pl->st;
+    const pl_group *g = pl_unit_group(pl, unit);
+    const pl_node *n;
+    const pl_taint *t;
+
+    if (gd->gate < GATE_TAINTS)
+        return gd->gate == st->jobs[unit_job(pl, unit)].key;
+    if (!gd->h.n)
+        return false;
+    n = &st->nodes[gd->h.v[0].node];
+    for (size_t i = 0; i < g->n_pes; i++) {
+        const pl_pe *p = &st->pes[g->pes[i]];
+        if ((p->phase == PLACE_PENDING || p->phase == PLACE_PLANNED) && !pl_tolerates(p, n, &t))
+            return false;
+    }
+    return true;
+}
+
+static sp_rc gate_push(pl_domain *d, int64_t gate, pl_heap_entry e)
+{
+    size_t i = 0;
+
+    while (i < d->n_gated && d->gated[i].gate != gate)
+        i++;
+    if (i == d->n_gated) {
+        if (sp_grow(&d->gated, &d->cap_gated, d->n_gated + 1, sizeof(*d->gated)))
+            return SP_ENOMEM;
+        memset(&d->gated[i], 0, sizeof(d->gated[i]));
+        d->gated[i].gate = gate;
+        d->n_gated++;
+    }
+    return heap_push(&d->gated[i].h, e.key, e.node);
+}
+
+/* ------------------------------------------------------------------------ */
+/* Searching a domain                                                         */
+/* ------------------------------------------------------------------------ */
+
+/* Nodes a search looked at and leaves for later units: kept in the
+ * planner's scratch list until they go back into their heap. */
+static sp_rc set_aside(pl_planner *pl, pl_heap_entry e)
+{
+    if (sp_grow(&pl->aside.v, &pl->aside.cap, pl->aside.n + 1, sizeof(*pl->aside.v)))
+        return SP_ENOMEM;
+    pl->aside.v[pl->aside.n++] = e;
+    return SP_OK;
+}
+
+static sp_rc put_back(pl_planner *pl, pl_heap *h)
+{
+    for (size_t i = 0; i < pl->aside.n; i++)
+        if (heap_push(h, pl->aside.v[i].key, pl->aside.v[i].node))
+            return SP_ENOMEM;
+    pl->aside.n = 0;
+    return SP_OK;
+}
+
+/* The best node found so far, popped from heap `from`. */
+typedef struct pick {
+    int64_t key;
+    int32_t node;
+    pl_heap *from;
+} pick;
+
+/* Keep e (popped from h) when it beats best, putting the loser back. */
+static sp_rc pick_better(pick *best, pl_heap_entry e, pl_heap *h)
+{
+    sp_rc rc = SP_OK;
+
+    if (best->node != PLACE_NONE)
+        rc = heap_push(best->from, best->key, best->node);
+    best->key = e.key;
+    best->node = e.node;
+    best->from = h;
+    return rc;
+}
+
+/*
+ * Pop h in key order, while its keys beat best, until a node fits unit.
+ * Stale entries are re-keyed; when gating, nodes that only some units may
+ * use move to their gated heap and closed ones are dropped. The nodes that
+ * did not fit go back.
+ */
+static sp_rc search_heap(pl_planner *pl, pl_domain *d, pl_heap *h, bool gating,
+                         int32_t unit, pick *best)
+{
+    sp_rc rc = SP_OK;
+
+    pl->aside.n = 0;
+    while (!rc && h->n && h->v[0].key < best->key) {
+        pl_heap_entry e = heap_pop(h);
+        int64_t now = domain_key(pl, d, e.node), gate;
+        if (now == KEY_DEAD || now < e.key)
+            continue;                   /* gone, or a fresher entry exists */
+        if (now > e.key) {
+            rc = heap_push(h, now, e.node);
+            continue;
+        }
+        gate = gating ? node_gate(pl, d, e.node) : GATE_OPEN;
+        if (gate == GATE_CLOSED)
+            continue;
+        if (gate != GATE_OPEN)
+            rc = gate_push(d, gate, e);
+        else if (fits(pl, unit, e.node))
+            return pick_better(best, e, h) ? SP_ENOMEM : put_back(pl, h);
+        else
+            rc = set_aside(pl, e);
+    }
+    return rc ? rc : put_back(pl, h);
+}
+
+/* Best node of the unit's domain that fits: the open heap, then the gated
+ * heaps the unit passes. */
 static sp_rc search_domain(pl_planner *pl, int32_t unit, int32_t *found)
 {
     pl_domain *d = &pl->domains[pl_unit_group(pl, unit)->domain];
-    pl_heap aside = { 0 };
+    pick best = { KEY_DEAD, PLACE_NONE, NULL };
     sp_rc rc = SP_OK;
 
     if (!d->built && (rc = domain_build(pl, d)))
         return rc;
-    while (d->h.n && *found == PLACE_NONE && !rc) {
-        pl_heap_entry e = heap_pop(&d->h);
-        int64_t now = domain_key(pl, d, e.node);
-        if (now == KEY_DEAD || now < e.key)
-            continue;                   /* gone, or a fresher entry exists */
-        if (now > e.key)
-            rc = heap_push(&d->h, now, e.node);
-        else if (fits(pl, unit, e.node))
-            *found = e.node;
-        else
-            rc = heap_push(&aside, e.key, e.node);
-    }
-    for (size_t i = 0; i < aside.n && !rc; i++)
-        rc = heap_push(&d->h, aside.v[i].key, aside.v[i].node);
-    sp_free(aside.v);
+    rc = search_heap(pl, d, &d->h, true, unit, &best);
+    for (size_t i = 0; i < d->n_gated && !rc; i++)
+        if (unit_passes(pl, unit, &d->gated[i]))
+            rc = search_heap(pl, d, &d->gated[i].h, false, unit, &best);
+    *found = best.node;
     return rc;
 }
 
@@ -417,9 +717,21 @@ void pl_undo_attempt(pl_planner *pl)
 
 sp_rc pl_eject(pl_planner *pl, int32_t unit)
 {
-    pl_group_unplace(pl->st, pl_unit_group(pl, unit));
-    domains_dirty(pl);
-    return record_step(pl, unit, PLACE_NONE);
+    pl_group *g = pl_unit_group(pl, unit);
+    int32_t node = g->assigned;
+    sp_rc rc;
+
+    pl_group_unplace(pl->st, g);
+    rc = record_step(pl, unit, PLACE_NONE);
+    if (rc)
+        return rc;
+    if (pl->pack) {
+        /* packing keys also improve as nodes fill, which the heaps do not
+         * follow: they start afresh, as for every attempt */
+        domains_dirty(pl);
+        return SP_OK;
+    }
+    return node != PLACE_NONE ? domains_offer(pl, node) : SP_OK;
 }
 
 sp_rc pl_replay(pl_planner *pl, const pl_step *steps, size_t n)
@@ -549,9 +861,10 @@ static size_t failed_pes(const pl_planner *pl, const int32_t *failed, size_t n)
 }
 
 /* Make the move: movers leave, unit comes, movers join the failed list
- * (which has room: every unit is in it at most once). */
+ * (which has room: every unit is in it at most once); *left counts the PEs
+ * of the list. */
 static sp_rc apply_move(pl_planner *pl, int32_t unit, const ls_move *m, int64_t step,
-                        int32_t *failed, size_t *n_failed, size_t at)
+                        int32_t *failed, size_t *n_failed, size_t at, size_t *left)
 {
     sp_rc rc = SP_OK;
 
@@ -561,8 +874,11 @@ static sp_rc apply_move(pl_planner *pl, int32_t unit, const ls_move *m, int64_t 
         rc = pl_commit(pl, unit, m->node);
     pl->tabu[unit] = step + LS_TENURE;
     failed[at] = failed[--*n_failed];
-    for (size_t i = 0; i < m->cost; i++)
+    *left -= pl_unit_group(pl, unit)->n_movable;
+    for (size_t i = 0; i < m->cost; i++) {
         failed[(*n_failed)++] = m->movers[i];
+        *left += pl_unit_group(pl, m->movers[i])->n_movable;
+    }
     return rc;
 }
 
@@ -602,9 +918,10 @@ typedef struct ls_dropped {
     size_t n;
 } ls_dropped;
 
-/* One step for failed[at]: a free node, or room made on a busy one. */
+/* One step for failed[at]: a free node, or room made on a busy one.
+ * *left counts the PEs of the units still failed or given up on. */
 static sp_rc search_step(pl_planner *pl, int32_t *failed, size_t *n_failed, size_t at,
-                         int64_t step, sp_rng *rng, ls_dropped *dropped)
+                         int64_t step, sp_rng *rng, ls_dropped *dropped, size_t *left)
 {
     int32_t unit = failed[at], node;
     ls_move move;
@@ -612,12 +929,13 @@ static sp_rc search_step(pl_planner *pl, int32_t *failed, size_t *n_failed, size
 
     if (!rc && node != PLACE_NONE) {
         failed[at] = failed[--*n_failed];
+        *left -= pl_unit_group(pl, unit)->n_movable;
         return pl_commit(pl, unit, node);
     }
     if (!rc)
         rc = pick_move(pl, unit, step, rng, &move);
     if (!rc && move.node != PLACE_NONE)
-        return apply_move(pl, unit, &move, step, failed, n_failed, at);
+        return apply_move(pl, unit, &move, step, failed, n_failed, at, left);
     if (!rc && pl_pinned_node(pl, pl_unit_group(pl, unit)) != PLACE_NONE) {
         failed[at] = failed[--*n_failed];
         dropped->v[dropped->n++] = unit;
@@ -625,17 +943,10 @@ static sp_rc search_step(pl_planner *pl, int32_t *failed, size_t *n_failed, size
     return rc;
 }
 
-/* PEs of the units still failed or given up on. */
-static size_t left_pes(const pl_planner *pl, const int32_t *failed, size_t n,
-                       const ls_dropped *dropped)
-{
-    return failed_pes(pl, failed, n) + failed_pes(pl, dropped->v, dropped->n);
-}
-
 sp_rc pl_local_search(pl_planner *pl, int32_t *failed, size_t *n_failed)
 {
     ls_dropped dropped = { sp_calloc(pl->n_order + 1, sizeof(int32_t)), 0 };
-    size_t best = failed_pes(pl, failed, *n_failed), n_snap = 0;
+    size_t left = failed_pes(pl, failed, *n_failed), best = left, n_snap = 0;
     int64_t steps = (int64_t)(LS_STEPS_PER_UNIT * *n_failed + 100);
     pl_step *snap = NULL;
     sp_rng rng;
@@ -645,13 +956,13 @@ sp_rc pl_local_search(pl_planner *pl, int32_t *failed, size_t *n_failed)
     for (int64_t step = 0; !rc && *n_failed && step < steps && pl->work <= PL_WORK_BUDGET;
          step++) {
         size_t at = (size_t)sp_rng_below(&rng, *n_failed);
-        rc = search_step(pl, failed, n_failed, at, step, &rng, &dropped);
-        if (!rc && left_pes(pl, failed, *n_failed, &dropped) < best) {
-            best = left_pes(pl, failed, *n_failed, &dropped);
+        rc = search_step(pl, failed, n_failed, at, step, &rng, &dropped, &left);
+        if (!rc && left < best) {
+            best = left;
             rc = snapshot(pl, &snap, &n_snap);
         }
     }
-    if (!rc && left_pes(pl, failed, *n_failed, &dropped) > best) {
+    if (!rc && left > best) {
         rc = restore_snapshot(pl, snap, n_snap, failed, n_failed);
     } else {
         for (size_t i = 0; i < dropped.n; i++)
@@ -690,27 +1001,11 @@ sp_rc pl_sweep(pl_planner *pl)
     return rc;
 }
 
-/* Could node join pool now, for a PE of job? */
-static bool may_join(pl_planner *pl, int32_t pool, int32_t job, int32_t node)
-{
-    place_state *st = pl->st;
-    const pl_pool *p = &st->pools[pool];
-    const pl_node *n = &st->nodes[node];
-
-    if (!n->alive || pl_pool_slot_of(st, p, node) != PLACE_NONE)
-        return false;
-    if (!p->exclusive)
-        return true;
-    if (n->exclusive_pool != PLACE_NONE)
-        return false;
-    return (int32_t)n->n_pes == pl_job_count_on(st, job, node);
-}
-
 /* Fill the free slots of a sized pool, best nodes first: membership is
  * chosen once, so choose all of it now. */
 static sp_rc fill_pool(pl_planner *pl, int32_t pool, int32_t job)
 {
-    pl_domain d = { .pool = pool, .job = PLACE_NONE };
+    pl_domain d = { .pool = pool, .job = PLACE_NONE, .units_job = PLACE_NONE };
     sp_rc rc;
 
     if (pl_pool_free_slot(&pl->st->pools[pool]) == PLACE_NONE)
@@ -743,12 +1038,18 @@ sp_rc pl_fill_pools(pl_planner *pl)
 
 void pl_search_free(pl_planner *pl)
 {
-    for (size_t d = 0; d < pl->n_domains; d++)
+    for (size_t d = 0; d < pl->n_domains; d++) {
+        for (size_t i = 0; i < pl->domains[d].n_gated; i++)
+            sp_free(pl->domains[d].gated[i].h.v);
+        sp_free(pl->domains[d].gated);
         sp_free(pl->domains[d].h.v);
+    }
     sp_free(pl->domains);
+    sp_free(pl->aside.v);
     sp_free(pl->trail.v);
     sp_free(pl->steps);
     pl->domains = NULL;
+    pl->aside.v = NULL;
     pl->trail.v = NULL;
     pl->steps = NULL;
 }

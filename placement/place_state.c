@@ -101,6 +101,7 @@ sp_rc place_state_new(const place_policy *p, place_state **out)
     sp_map_init(&st->pe_by_uid);
     sp_imap_init(&st->job_node);
     sp_imap_init(&st->exloc_node);
+    sp_imap_init(&st->pool_member);
     st->tag_prefix = sp_strdup(p->tag_prefix ? p->tag_prefix : PLACE_DEFAULT_TAG_PREFIX);
     st->default_pool = p->default_pool && *p->default_pool ? sp_strdup(p->default_pool)
                                                           : NULL;
@@ -202,6 +203,7 @@ void place_state_free(place_state *st)
     sp_map_free(&st->pe_by_uid);
     sp_imap_free(&st->job_node);
     sp_imap_free(&st->exloc_node);
+    sp_imap_free(&st->pool_member);
     pl_job_view_free(&st->view);
     sp_free(st->tag_prefix);
     sp_free(st->default_pool);
@@ -259,6 +261,7 @@ static sp_rc node_slot(place_state *st, const char *name, int32_t *out)
     n->condition = PLACE_NODE_NOT_READY;
     n->exclusive_pool = PLACE_NONE;
     n->exclusive_clash = PLACE_NONE;
+    n->taint_set = PLACE_NONE;
     st->node_of_name[id] = (int32_t)st->n_nodes;
     *out = (int32_t)st->n_nodes++;
     return SP_OK;
@@ -332,6 +335,40 @@ static sp_rc copy_taints(const place_node_input *in, pl_taint **out, size_t *n_o
     return SP_OK;
 }
 
+static bool taint_blocks(const pl_taint *t)
+{
+    return strcmp(t->effect, "NoSchedule") == 0 || strcmp(t->effect, "NoExecute") == 0;
+}
+
+#define TAINT_SET_MAX (1 << 20) /* bytes of one node's taints as one text */
+
+/*
+ * The id of a node's taints as one text, or PLACE_NONE when none of them
+ * blocks: nodes with the same id turn away the same pods, so the planner
+ * asks one of them on behalf of all. Every taint counts, in order, since a
+ * refusal names one by its position.
+ */
+static sp_rc intern_taint_set(place_state *st, const pl_taint *t, size_t n, int32_t *id)
+{
+    bool blocks = false;
+    sp_buf b;
+    sp_rc rc = SP_OK;
+
+    *id = PLACE_NONE;
+    for (size_t i = 0; i < n; i++)
+        blocks |= taint_blocks(&t[i]);
+    if (!blocks)
+        return SP_OK;
+    sp_buf_init(&b, TAINT_SET_MAX);
+    for (size_t i = 0; i < n && !rc; i++)
+        rc = sp_buf_printf(&b, "%s\x1f%s\x1f%s\x1e", t[i].key, t[i].value ? t[i].value : "",
+                           t[i].effect);
+    if (!rc)
+        rc = sp_intern_id(&st->strs, b.data, id);
+    sp_buf_free(&b);
+    return rc;
+}
+
 static bool same_tags(const pl_node *n, const int32_t *tags, size_t n_tags)
 {
     return n->n_tags == n_tags && (n_tags == 0 ||
@@ -341,7 +378,7 @@ static bool same_tags(const pl_node *n, const int32_t *tags, size_t n_tags)
 sp_rc place_state_put_node(place_state *st, const place_node_input *in,
                            int32_t *node_out, sp_err *err)
 {
-    int32_t *tags = NULL, idx;
+    int32_t *tags = NULL, idx, taint_set = PLACE_NONE;
     pl_taint *taints = NULL;
     size_t n_tags = 0, n_taints = 0;
     pl_node *n;
@@ -354,8 +391,11 @@ sp_rc place_state_put_node(place_state *st, const place_node_input *in,
         rc = node_tags(st, in, &tags, &n_tags);
     if (!rc)
         rc = copy_taints(in, &taints, &n_taints);
+    if (!rc)
+        rc = intern_taint_set(st, taints, n_taints, &taint_set);
     if (rc) {
         sp_free(tags);
+        free_taints(taints, n_taints);
         return sp_err_set(err, rc, "node %s: %s", in->name, sp_strerror(rc));
     }
     n = &st->nodes[idx];
@@ -370,6 +410,7 @@ sp_rc place_state_put_node(place_state *st, const place_node_input *in,
     free_taints(n->taints, n->n_taints);
     n->taints = taints;
     n->n_taints = n_taints;
+    n->taint_set = taint_set;
     n->alloc = in->allocatable;
     n->condition = in->condition;
     if (node_out)
@@ -430,7 +471,7 @@ bool pl_tolerates(const pl_pe *p, const pl_node *n, const pl_taint **taint)
     for (size_t i = 0; i < n->n_taints; i++) {
         const pl_taint *t = &n->taints[i];
         bool tolerated = false;
-        if (strcmp(t->effect, "NoSchedule") != 0 && strcmp(t->effect, "NoExecute") != 0)
+        if (!taint_blocks(t))
             continue;
         for (size_t j = 0; j < p->n_tols && !tolerated; j++) {
             const place_toleration *tol = &p->tols[j];
@@ -481,10 +522,18 @@ bool place_state_pool_alive(const place_state *st, int32_t pool)
     return pool >= 0 && (size_t)pool < st->n_pools && st->pools[pool].alive;
 }
 
+#define SLOT_SCAN_MAX 8 /* pools up to this size are scanned, not looked up */
+
 int32_t pl_pool_slot_of(const place_state *st, const pl_pool *pool, int32_t node)
 {
     int32_t name = st->nodes[node].name;
 
+    if (!pool->n_members)
+        return PLACE_NONE;
+    if (pool->size > SLOT_SCAN_MAX &&
+        !sp_imap_get(&st->pool_member, pl_key_job_node((int32_t)(pool - st->pools), name),
+                     NULL))
+        return PLACE_NONE;
     for (int64_t i = 0; i < pool->size && pool->members; i++)
         if (pool->members[i] == name)
             return (int32_t)i;
@@ -529,6 +578,8 @@ sp_rc pl_pool_set_slot(place_state *st, int32_t pool, int32_t slot, int32_t node
 
     if (slot < 0 || slot >= p->size || p->members[slot] != PLACE_NONE)
         return SP_EINTERNAL;
+    if (imap_add(&st->pool_member, pl_key_job_node(pool, st->nodes[node].name), 1))
+        return SP_ENOMEM;
     p->members[slot] = st->nodes[node].name;
     p->n_members++;
     p->members_gen++;
@@ -547,6 +598,8 @@ void pl_pool_clear_slot(place_state *st, int32_t pool, int32_t slot)
     node = pl_node_of_name(st, p->members[slot]);
     if (p->exclusive && node != PLACE_NONE)
         unmark_exclusive(st, pool, node);
+    /* lowers a count that exists: it cannot fail */
+    (void)imap_add(&st->pool_member, pl_key_job_node(pool, p->members[slot]), -1);
     p->members[slot] = PLACE_NONE;
     p->n_members--;
     p->members_gen++;
@@ -773,28 +826,68 @@ static sp_rc cands_push(pl_pool *p, int32_t node)
     return SP_OK;
 }
 
-sp_rc pl_pool_candidates(place_state *st, int32_t pool, const int32_t **nodes,
-                         size_t *n)
+static bool same_ids(const int32_t *a, size_t na, const int32_t *b, size_t nb)
+{
+    return na == nb && (na == 0 || memcmp(a, b, na * sizeof(*a)) == 0);
+}
+
+/* Another live pool with the same tags and hosts whose candidates are
+ * current: pools often select alike (every job's own pool of one tag). */
+static const pl_pool *pool_twin(const place_state *st, const pl_pool *p)
+{
+    for (size_t i = 0; i < st->n_pools; i++) {
+        const pl_pool *o = &st->pools[i];
+        if (o != p && o->alive && o->cands_gen == st->node_gen &&
+            same_ids(o->tags, o->n_tags, p->tags, p->n_tags) &&
+            same_ids(o->hosts, o->n_hosts, p->hosts, p->n_hosts))
+            return o;
+    }
+    return NULL;
+}
+
+/* The pool's candidates found node by node, ascending. */
+static sp_rc cands_match(place_state *st, int32_t pool)
 {
     pl_pool *p = &st->pools[pool];
     place_reason r;
 
+    p->n_cands = 0;
+    if (!p->n_hosts) {
+        for (size_t i = 0; i < st->n_nodes; i++)
+            if (st->nodes[i].alive && pl_pool_matches(st, p, pool, (int32_t)i, &r) &&
+                cands_push(p, (int32_t)i))
+                return SP_ENOMEM;
+        return SP_OK;
+    }
+    for (size_t i = 0; i < p->n_hosts; i++) {
+        int32_t node = pl_node_of_name(st, p->hosts[i]);
+        if (node != PLACE_NONE && st->nodes[node].alive &&
+            pl_pool_matches(st, p, pool, node, &r) && cands_push(p, node))
+            return SP_ENOMEM;
+    }
+    sort_ids(p->cands, p->n_cands);
+    return SP_OK;
+}
+
+static sp_rc cands_copy(pl_pool *p, const pl_pool *from)
+{
+    if (sp_grow(&p->cands, &p->cap_cands, from->n_cands + 1, sizeof(*p->cands)))
+        return SP_ENOMEM;
+    if (from->n_cands)
+        memcpy(p->cands, from->cands, from->n_cands * sizeof(*p->cands));
+    p->n_cands = from->n_cands;
+    return SP_OK;
+}
+
+sp_rc pl_pool_candidates(place_state *st, int32_t pool, const int32_t **nodes,
+                         size_t *n)
+{
+    pl_pool *p = &st->pools[pool];
+
     if (p->cands_gen != st->node_gen) {
-        p->n_cands = 0;
-        if (p->n_hosts) {
-            for (size_t i = 0; i < p->n_hosts; i++) {
-                int32_t node = pl_node_of_name(st, p->hosts[i]);
-                if (node != PLACE_NONE && st->nodes[node].alive &&
-                    pl_pool_matches(st, p, pool, node, &r) && cands_push(p, node))
-                    return SP_ENOMEM;
-            }
-        } else {
-            for (size_t i = 0; i < st->n_nodes; i++)
-                if (st->nodes[i].alive && pl_pool_matches(st, p, pool, (int32_t)i, &r) &&
-                    cands_push(p, (int32_t)i))
-                    return SP_ENOMEM;
-        }
-        sort_ids(p->cands, p->n_cands);
+        const pl_pool *twin = pool_twin(st, p);
+        if (twin ? cands_copy(p, twin) : cands_match(st, pool))
+            return SP_ENOMEM;
         p->cands_gen = st->node_gen;
     }
     *nodes = p->cands;

@@ -164,6 +164,157 @@ static void test_exclusive_jobs_are_planned_first(void)
     place_state_free(st);
 }
 
+/* On a busy cluster the nodes an exclusive pool can take are the scarce
+ * ones: its units go before indexed units that could use any node. */
+static void test_exclusive_pool_gets_the_free_nodes_of_a_busy_cluster(void)
+{
+    place_state *st = t_state(PLACE_ISOLATION_CLUSTER);
+    place_plan_opts opts = { .seed = 1, .max_attempts = 1 };
+    place_plan *plan = NULL;
+    char buf[256];
+    int32_t excl[2], idx[2];
+
+    t_node(st, "n1", "a", 4000, 8 * GI);
+    t_node(st, "n2", "a", 4000, 8 * GI);
+    t_node(st, "n3", "a", 4000, 8 * GI);
+    t_node(st, "n4", "a", 4000, 8 * GI);
+    t_pe(st, "old", "0", NULL, "n1");
+    t_pe(st, "old", "1", NULL, "n2");
+    t_pool(st, "ix", NULL, "a", NULL, 2, false, NULL);
+    t_pool(st, "mine", "z-job", "a", NULL, 2, true, NULL);
+    /* bigger, so first among units of pools as large, and on the emptiest */
+    idx[0] = t_pe_req(st, "b-job", "0", "pool=ix;index=0", NULL, 1000, GI);
+    idx[1] = t_pe_req(st, "b-job", "1", "pool=ix;index=1", NULL, 1000, GI);
+    excl[0] = t_pe(st, "z-job", "0", "pool=mine;exloc=x", NULL);
+    excl[1] = t_pe(st, "z-job", "1", "pool=mine;exloc=x", NULL);
+    CU_ASSERT_EQUAL_FATAL(place_plan_all(st, &opts, &plan), SP_OK);
+    CU_ASSERT_EQUAL(plan->n_placed, 4);
+    CU_ASSERT_EQUAL(plan->n_unplaced, 0);
+    hosts_of(st, "mine", buf, sizeof(buf));
+    CU_ASSERT_TRUE(strcmp(buf, "n3,n4") == 0 || strcmp(buf, "n4,n3") == 0);
+    SP_ASSERT_CONTAINS(buf, t_node_of(st, excl[0]));
+    SP_ASSERT_CONTAINS(buf, t_node_of(st, excl[1]));
+    hosts_of(st, "ix", buf, sizeof(buf));
+    CU_ASSERT_TRUE(strcmp(buf, "n1,n2") == 0 || strcmp(buf, "n2,n1") == 0);
+    SP_ASSERT_CONTAINS(buf, t_node_of(st, idx[0]));
+    SP_ASSERT_CONTAINS(buf, t_node_of(st, idx[1]));
+    place_plan_free(plan);
+    place_state_free(st);
+}
+
+/* A node of a job's exclusive pool is open to that job's PEs of a shared
+ * pool, even while PEs of other jobs search the same pool. */
+static void test_job_reaches_its_exclusive_node_through_a_shared_pool(void)
+{
+    place_state *st = t_state(PLACE_ISOLATION_CLUSTER);
+    int32_t mine, other;
+    place_plan *plan;
+
+    t_node(st, "n1", "a", 4000, 8 * GI);
+    t_node(st, "n2", "a", 1000, 8 * GI);
+    t_pool(st, "shared", NULL, "a", NULL, 0, false, NULL);
+    t_pool(st, "own", "k-job", "a", NULL, 1, true, "n1");
+    t_pe(st, "k-job", "0", "pool=own", "n1");
+    mine = t_pe_req(st, "k-job", "1", "pool=shared", NULL, 2000, GI);
+    other = t_pe_req(st, "j-job", "0", "pool=shared", NULL, 500, GI);
+    plan = plan_all(st, false);
+    CU_ASSERT_EQUAL(plan->n_placed, 2);
+    SP_ASSERT_STR(t_node_of(st, mine), "n1");
+    SP_ASSERT_STR(t_node_of(st, other), "n2");
+    place_plan_free(plan);
+    place_state_free(st);
+}
+
+/* Tainted nodes wait for the PEs that tolerate them; the others are told
+ * why. */
+static void test_tainted_node_is_found_by_a_tolerating_pe(void)
+{
+    place_state *st = t_state(PLACE_ISOLATION_CLUSTER);
+    place_taint taint = { "dedicated", "gpu", "NoSchedule" };
+    place_node_input in = { .name = "t1", .allocatable = { 4000, 8 * GI, 110 },
+                            .taints = &taint, .n_taints = 1 };
+    place_kv labels[2] = { { PLACE_LABEL_JOB, "job1" }, { PLACE_LABEL_PE, "1" } };
+    place_toleration tol = { "dedicated", "Equal", "gpu", "NoSchedule" };
+    place_pod_input pod = { .namespace_ = "ns", .name = "job1-pe1", .uid = "tol",
+                            .labels = labels, .n_labels = 2, .requests = { 1000, GI, 1 },
+                            .tolerations = &tol, .n_tolerations = 1 };
+    int32_t plain, tolerant;
+    place_plan *plan;
+
+    CU_ASSERT_EQUAL_FATAL(place_state_put_node(st, &in, NULL, NULL), SP_OK);
+    t_node(st, "n2", "", 500, 8 * GI);
+    plain = t_pe_req(st, "job1", "0", NULL, NULL, 1000, GI);
+    CU_ASSERT_EQUAL_FATAL(place_state_add_pod(st, &pod, &tolerant, NULL), SP_OK);
+    plan = plan_all(st, false);
+    CU_ASSERT_EQUAL(plan->n_placed, 1);
+    SP_ASSERT_STR(t_node_of(st, tolerant), "t1");
+    CU_ASSERT_EQUAL_FATAL(plan->n_unplaced, 1);
+    CU_ASSERT_EQUAL(plan->unplaced[0].pe, plain);
+    SP_ASSERT_STR(plan->unplaced[0].reason,
+                  "0/2 nodes are available: 1 node(s): insufficient cpu; 1 node(s): node has "
+                  "taint dedicated=gpu:NoSchedule that the pod does not tolerate");
+    place_plan_free(plan);
+    place_state_free(st);
+}
+
+/* Plan pe's job alone. */
+static place_plan *plan_job(place_state *st, int32_t pe)
+{
+    place_plan_opts opts = { .seed = 1 };
+    place_plan *plan = NULL;
+
+    CU_ASSERT_EQUAL_FATAL(place_plan_job(st, pe, &opts, &plan), SP_OK);
+    return plan;
+}
+
+/* Pools with the same tags select the same nodes, also after a node lost
+ * the tag. */
+static void test_pools_alike_follow_a_node_losing_its_tag(void)
+{
+    place_state *st = t_state(PLACE_ISOLATION_CLUSTER);
+    place_plan *plan;
+
+    t_node(st, "n1", "a", 4000, 8 * GI);
+    t_node(st, "n2", "a", 4000, 8 * GI);
+    t_pool(st, "p1", NULL, "a", NULL, 0, false, NULL);
+    t_pool(st, "p2", NULL, "a", NULL, 0, false, NULL);
+    plan = plan_job(st, t_pe(st, "job1", "0", "pool=p1", NULL));
+    CU_ASSERT_EQUAL(plan->n_placed, 1);
+    place_plan_free(plan);
+    t_pe(st, "job2", "0", "pool=p2;exloc=x", NULL);
+    plan = plan_job(st, t_pe(st, "job2", "1", "pool=p2;exloc=x", NULL));
+    CU_ASSERT_EQUAL(plan->n_placed, 2);
+    place_plan_free(plan);
+    t_node(st, "n2", "", 4000, 8 * GI);
+    plan = plan_job(st, t_pe(st, "job3", "0", "pool=p1", NULL));
+    CU_ASSERT_EQUAL_FATAL(plan->n_placed, 1);
+    SP_ASSERT_STR(t_node_of(st, plan->placed[0]), "n1");
+    place_plan_free(plan);
+    t_pe(st, "job4", "0", "pool=p2;exloc=y", NULL);
+    plan = plan_job(st, t_pe(st, "job4", "1", "pool=p2;exloc=y", NULL));
+    CU_ASSERT_EQUAL(plan->n_placed, 0);
+    CU_ASSERT_EQUAL_FATAL(plan->n_unplaced, 2);
+    SP_ASSERT_CONTAINS(plan->unplaced[0].reason, "hostPool 'p2' matches 1 node(s) but 2 PEs");
+    place_plan_free(plan);
+    place_state_free(st);
+}
+
+/* A plan whose outcome nobody asks for still leaves its placements. */
+static void test_plan_without_outcome_places(void)
+{
+    place_state *st = t_state(PLACE_ISOLATION_CLUSTER);
+    place_plan_opts opts = { .seed = 1 };
+    int32_t fits, too_big;
+
+    t_node(st, "n1", "", 4000, 8 * GI);
+    fits = t_pe(st, "job1", "0", NULL, NULL);
+    too_big = t_pe_req(st, "job1", "1", NULL, NULL, 8000, GI);
+    CU_ASSERT_EQUAL(place_plan_all(st, &opts, NULL), SP_OK);
+    SP_ASSERT_STR(t_node_of(st, fits), "n1");
+    SP_ASSERT_STR(t_node_of(st, too_big), "-");
+    place_state_free(st);
+}
+
 static void test_isolated_pe_gets_an_empty_node(void)
 {
     place_state *st = t_state(PLACE_ISOLATION_CLUSTER);
@@ -401,6 +552,11 @@ static const sp_test tests[] = {
     SP_TEST(test_pool_membership_is_chosen_once_and_kept),
     SP_TEST(test_pool_index_fills_its_slot),
     SP_TEST(test_exclusive_jobs_are_planned_first),
+    SP_TEST(test_exclusive_pool_gets_the_free_nodes_of_a_busy_cluster),
+    SP_TEST(test_job_reaches_its_exclusive_node_through_a_shared_pool),
+    SP_TEST(test_tainted_node_is_found_by_a_tolerating_pe),
+    SP_TEST(test_pools_alike_follow_a_node_losing_its_tag),
+    SP_TEST(test_plan_without_outcome_places),
     SP_TEST(test_isolated_pe_gets_an_empty_node),
     SP_TEST(test_plan_follows_placed_mates),
     SP_TEST(test_unplaceable_pe_is_explained_node_by_node),

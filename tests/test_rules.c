@@ -103,6 +103,34 @@ static void test_pool_index_is_the_member_at_that_index(void)
     place_state_free(st);
 }
 
+/* The same in a pool large enough to be looked up rather than scanned,
+ * through every way its membership changes. */
+static void test_pool_index_in_a_large_pool_follows_its_members(void)
+{
+    place_state *st = t_state(PLACE_ISOLATION_CLUSTER);
+    const char *renamed[10] = { "n10", "n9", "n8", "", "n6", "n5", "n4", "n3", "", "" };
+    int32_t node[11], pool, pe;
+
+    for (int i = 1; i <= 10; i++) {
+        char name[16];
+        snprintf(name, sizeof(name), "n%d", i);
+        node[i] = t_node(st, name, "ssd", 4000, 8 * GI);
+    }
+    t_pool(st, "big", NULL, "ssd", NULL, 10, false, "n1,n2,n3,n4,n5,n6,n7,n8,n9,n10");
+    pe = t_pe(st, "job1", "0", "pool=big;index=3", NULL);
+    SP_ASSERT_STR(V(pe, node[4]), "ok");
+    SP_ASSERT_STR(V(pe, node[5]), "hostPool 'big'[3] is node 'n4'");
+    pool = t_pool(st, "big", NULL, "ssd", NULL, 10, false, "n10,n9,n8,n7,n6,n5,n4,n3,n2,n1");
+    SP_ASSERT_STR(V(pe, node[7]), "ok");
+    SP_ASSERT_STR(V(pe, node[4]), "hostPool 'big'[3] is node 'n7'");
+    CU_ASSERT_EQUAL_FATAL(place_state_set_pool_members(st, pool, renamed, 10), SP_OK);
+    SP_ASSERT_STR(V(pe, node[7]), "ok");
+    SP_ASSERT_STR(V(pe, node[1]), "ok");
+    SP_ASSERT_STR(V(pe, node[3]), "hostPool 'big'[3]: node already holds another index of "
+                                  "the pool");
+    place_state_free(st);
+}
+
 static void test_pool_index_free_slot_refuses_other_members(void)
 {
     place_state *st = t_state(PLACE_ISOLATION_CLUSTER);
@@ -478,6 +506,44 @@ static void test_taints_and_tolerations(void)
     place_state_free(st);
 }
 
+/* A summary groups nodes by what its line says, whatever the figures, the
+ * node or the other PE behind each refusal. */
+static void test_summary_groups_refusals_that_read_alike(void)
+{
+    place_state *st = t_state(PLACE_ISOLATION_CLUSTER);
+    place_taint taint = { "dedicated", "gpu", "NoSchedule" };
+    place_kv tag = { "tag.streams.io/a", "true" };
+    place_node_input in = { .labels = &tag, .n_labels = 1,
+                            .allocatable = { 4000, 8 * GI, 110 }, .taints = &taint,
+                            .n_taints = 1 };
+    int32_t nodes[7], pe;
+    place_reason v[7];
+    sp_buf b;
+
+    for (int i = 0; i < 2; i++) {
+        in.name = i ? "t2" : "t1";
+        CU_ASSERT_EQUAL_FATAL(place_state_put_node(st, &in, &nodes[i], NULL), SP_OK);
+    }
+    nodes[2] = t_node(st, "o1", "a", 4000, 8 * GI);
+    nodes[3] = t_node(st, "o2", "a", 4000, 8 * GI);
+    nodes[4] = t_node(st, "s1", "a", 100, 8 * GI);
+    nodes[5] = t_node(st, "s2", "a", 200, 8 * GI);
+    nodes[6] = t_node(st, "ok", "a", 4000, 8 * GI);
+    t_pe(st, "a-job", "0", NULL, "o1");
+    t_pe(st, "b-job", "0", NULL, "o2");
+    t_pool(st, "x", "job1", "a", NULL, 3, true, NULL);
+    pe = t_pe_req(st, "job1", "0", "pool=x", NULL, 1000, GI);
+    CU_ASSERT_EQUAL_FATAL(place_check_nodes(st, pe, nodes, 7, v), SP_OK);
+    sp_buf_init(&b, 4096);
+    CU_ASSERT_EQUAL_FATAL(place_reason_summary(st, v, 7, &b), SP_OK);
+    SP_ASSERT_STR(b.data, "1/7 nodes are available: 2 node(s): exclusive hostPool 'x': node "
+                          "runs PEs of another job; 2 node(s): insufficient cpu; 2 node(s): "
+                          "node has taint dedicated=gpu:NoSchedule that the pod does not "
+                          "tolerate");
+    sp_buf_free(&b);
+    place_state_free(st);
+}
+
 static void test_cordoned_and_not_ready_nodes(void)
 {
     place_state *st = t_state(PLACE_ISOLATION_CLUSTER);
@@ -835,6 +901,7 @@ static const sp_test tests[] = {
     SP_TEST(test_sized_pool_full_refuses_non_members),
     SP_TEST(test_sized_pool_with_room_accepts_candidates),
     SP_TEST(test_pool_index_is_the_member_at_that_index),
+    SP_TEST(test_pool_index_in_a_large_pool_follows_its_members),
     SP_TEST(test_pool_index_free_slot_refuses_other_members),
     SP_TEST(test_pool_of_another_job_is_refused),
     SP_TEST(test_missing_pool_is_reported_not_fatal),
@@ -860,6 +927,7 @@ static const sp_test tests[] = {
     SP_TEST(test_capacity_counts_the_whole_colocation_group),
     SP_TEST(test_capacity_counts_other_pods),
     SP_TEST(test_taints_and_tolerations),
+    SP_TEST(test_summary_groups_refusals_that_read_alike),
     SP_TEST(test_cordoned_and_not_ready_nodes),
     SP_TEST(test_non_relocatable_pe_returns_to_previous_node),
     SP_TEST(test_non_relocatable_pe_waits_for_a_missing_node),
