@@ -446,6 +446,7 @@ typedef enum place_reason_code {
     PLACE_R_PODS,               /* need, free */
     /* steering */
     PLACE_R_PLANNED_ELSEWHERE,  /* str: the planned node name */
+    PLACE_R_RESERVED_ELSEWHERE, /* str: the node the PE is reserved or bound on */
     /* job-wide: the same reason for every node; the text is in `text` */
     PLACE_R_JOB,
 } place_reason_code;

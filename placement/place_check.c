@@ -703,6 +703,12 @@ static bool check_node_itself(place_state *st, const pl_group *g, int32_t node,
 static bool check_pinned(place_state *st, const pl_group *g, int32_t node,
                          place_reason *r)
 {
+    if (g->fixed_node != PLACE_NONE && g->fixed_node != node && g->n_pes == 1) {
+        /* the PE is its own group: it is the one reserved or bound there */
+        pl_reason_init(r, PLACE_R_RESERVED_ELSEWHERE, true);
+        r->str = st->nodes[g->fixed_node].name;
+        return false;
+    }
     if (g->fixed_node != PLACE_NONE && g->fixed_node != node) {
         const pl_pe *f = &st->pes[g->fixed_pe];
         pl_reason_init(r, PLACE_R_COLOCATION, true);

@@ -49,6 +49,7 @@ const char *place_reason_code_name(place_reason_code code)
         [PLACE_R_MEMORY] = "memory",
         [PLACE_R_PODS] = "pods",
         [PLACE_R_PLANNED_ELSEWHERE] = "planned_elsewhere",
+        [PLACE_R_RESERVED_ELSEWHERE] = "reserved_elsewhere",
         [PLACE_R_JOB] = "job",
     };
 
@@ -255,6 +256,9 @@ static sp_rc format_reason(const place_state *st, const place_reason *r, sp_buf 
         return format_capacity(r, out, summary);
     case PLACE_R_PLANNED_ELSEWHERE:
         return sp_buf_printf(out, "whole-job plan places this PE on node '%s'",
+                             name_of(st, r->str));
+    case PLACE_R_RESERVED_ELSEWHERE:
+        return sp_buf_printf(out, "this PE is already reserved or bound on node '%s'",
                              name_of(st, r->str));
     case PLACE_R_JOB:
         return sp_buf_puts(out, r->text ? r->text : "job cannot be placed");

@@ -372,7 +372,8 @@ static sp_rc filter_pe(svc *c, int32_t pe, const int32_t *idx, size_t n, bool *p
         return sp_err_set(err, rc, "placement failed: %s", sp_strerror(rc));
     for (size_t i = 0; i < n; i++) {
         pass[i] = audit || (res.chosen != PLACE_NONE && idx[i] == res.chosen);
-        if (v[i].code != PLACE_R_OK && v[i].code != PLACE_R_PLANNED_ELSEWHERE)
+        if (v[i].code != PLACE_R_OK && v[i].code != PLACE_R_PLANNED_ELSEWHERE &&
+            v[i].code != PLACE_R_RESERVED_ELSEWHERE) /* steering, not refusals */
             svc_count_rejection(c, v[i].code);
     }
     if (!audit)

@@ -387,6 +387,22 @@ static void test_exlocation_sees_reserved_pes(void)
     place_state_free(st);
 }
 
+/* Filtered again while reserved (kube-scheduler retrying), a PE is told
+ * where it already is, not that it is colocated with itself. */
+static void test_reserved_pe_is_told_where_it_is(void)
+{
+    place_state *st = t_state(PLACE_ISOLATION_CLUSTER);
+    int32_t n1 = t_node(st, "n1", "", 4000, 8 * GI);
+    int32_t n2 = t_node(st, "n2", "", 4000, 8 * GI);
+    int32_t a = t_pe(st, "job1", "0", NULL, NULL);
+
+    CU_ASSERT_EQUAL(place_state_reserve(st, a, n1), SP_OK);
+    SP_ASSERT_STR(V(a, n1), "ok");
+    SP_ASSERT_STR(V(a, n2), "this PE is already reserved or bound on node 'n1'");
+    CU_ASSERT_TRUE(unres);
+    place_state_free(st);
+}
+
 static void test_isolated_pe_needs_an_empty_node(void)
 {
     place_state *st = t_state(PLACE_ISOLATION_CLUSTER);
@@ -920,6 +936,7 @@ static const sp_test tests[] = {
     SP_TEST(test_colocated_and_exlocated_at_once),
     SP_TEST(test_exlocation_refuses_a_node_with_the_id),
     SP_TEST(test_exlocation_sees_reserved_pes),
+    SP_TEST(test_reserved_pe_is_told_where_it_is),
     SP_TEST(test_isolated_pe_needs_an_empty_node),
     SP_TEST(test_nothing_joins_an_isolated_pe),
     SP_TEST(test_isolation_scope_job_ignores_other_jobs),
