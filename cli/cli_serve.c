@@ -11,6 +11,7 @@
  * SIGINT stops it gracefully.
  */
 #include <getopt.h>
+#include <malloc.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
@@ -436,6 +437,15 @@ static int serve(const serve_args *a)
     int sig = 0;
     char port[16];
 
+#ifdef M_MMAP_THRESHOLD
+    /* Blocks of 1 MiB and more (big request bodies, the files loaded at
+     * start) are mapped and given back when freed. glibc otherwise raises
+     * this threshold to the largest block freed so far (the load's: 32 MiB)
+     * and its trim threshold to twice that, and every worker thread's heap
+     * then keeps the most it ever held: RSS ratchets up for minutes under
+     * traffic (bench/soak.sh). Setting it turns that adjustment off. */
+    (void)mallopt(M_MMAP_THRESHOLD, 1 << 20);
+#endif
     block_signals(&stop);
     if (start(a, &ap, &err)) {
         sp_log(SP_LOG_ERROR, "start_failed", "error", err.msg, NULL);

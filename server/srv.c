@@ -39,7 +39,7 @@
 /* Metrics                                                                    */
 /* ------------------------------------------------------------------------ */
 
-static const int tracked_codes[] = { 200, 400, 404, 405, 413, 415, 500, 503 };
+static const int tracked_codes[] = { 200, 400, 404, 405, 413, 415, 499, 500, 503 };
 #define N_CODES (sizeof(tracked_codes) / sizeof(tracked_codes[0]) + 1) /* + other */
 
 static const double bucket_bounds[] = { 0.0001, 0.00025, 0.0005, 0.001, 0.002, 0.0025, 0.005,
@@ -208,6 +208,7 @@ typedef struct request {
     struct timespec start;
     int status;                /* the answer's status, once queued */
     bool answered;
+    bool failed;               /* ended by the server's own failure */
     bool too_big;              /* the body is being dropped; 413 at its end */
     size_t dropped;            /* bytes of it dropped so far */
 } request;
@@ -346,8 +347,10 @@ static enum MHD_Result take_body(request *rq, struct MHD_Connection *c, const ch
         return MHD_YES; /* a refused body: the rest is dropped */
     if (!rq->too_big) {
         rc = sp_buf_append(&rq->body, data, n);
-        if (rc == SP_ENOMEM)
+        if (rc == SP_ENOMEM) {
+            rq->failed = true;
             return MHD_NO;
+        }
         rq->too_big = rc == SP_ELIMIT;
         if (!rq->too_big)
             return MHD_YES;
@@ -408,6 +411,17 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
     return dispatch(rq, c, url, method);
 }
 
+/* The code a request that got no answer of ours is counted under: 500 when
+ * the server failed, 503 when it was stopping, else 499 (nginx's "client
+ * closed request"): the client went away or stalled mid-request, or sent
+ * what MHD refused itself (a broken chunk). None of those is a server error. */
+static int unanswered_code(const request *rq, enum MHD_RequestTerminationCode why)
+{
+    if (rq->failed)
+        return 500;
+    return why == MHD_REQUEST_TERMINATED_DAEMON_SHUTDOWN ? 503 : 499;
+}
+
 static void on_completed(void *cls, struct MHD_Connection *c, void **state,
                          enum MHD_RequestTerminationCode why)
 {
@@ -415,10 +429,10 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **state,
     request *rq = *state;
 
     (void)c;
-    (void)why;
     if (!rq)
         return;
-    count(s, rq->route, rq->answered ? rq->status : 500, elapsed_ns(&rq->start));
+    count(s, rq->route, rq->answered ? rq->status : unanswered_code(rq, why),
+          elapsed_ns(&rq->start));
     sp_buf_free(&rq->body);
     sp_free(rq);
     *state = NULL;

@@ -61,9 +61,10 @@ static inline int sp_test_run(const char *suite_name, const sp_test *tests)
 }
 
 /*
- * The divisor of a test's heaviest loops: $SP_TEST_SCALE, else 1. make
- * check-valgrind sets it (memcheck runs some 50 times slower); every case
- * still runs, only fewer rounds of it.
+ * How much slower this run is than a plain one: $SP_TEST_SCALE, else 1.
+ * make check-valgrind sets it (memcheck runs some 50 times slower). Tests
+ * divide their heaviest loops by it and multiply their time limits by it;
+ * every case still runs.
  */
 static inline long sp_test_scale(void)
 {
