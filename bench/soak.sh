@@ -55,8 +55,9 @@
 # Environment (defaults in brackets):
 #   SOAK_NODES, SOAK_PES   the generated cluster [1000, 10000]
 #   SOAK_JOBS              job names each lifecycle thread reuses [25]; 0: a
-#                          new name for every job (standalone keeps every
-#                          Released placement: RSS then grows, bench/README.md)
+#                          new name for every job (Released placements are then
+#                          deleted after the policy's TTL: run 300 s or more, so
+#                          that the warm-up outlasts it; bench/README.md)
 #   SOAK_SEED              generator seed [1]
 #   SOAK_SAMPLE            seconds between samples [5]
 #   SOAK_RSS_TOLERANCE     allowed max/min - 1 of VmRSS after warm-up [0.10]

@@ -337,6 +337,7 @@ int32_t place_state_find_pool(const place_state *st, const char *ns,
 size_t place_state_node_slots(const place_state *st);
 size_t place_state_pe_slots(const place_state *st);
 size_t place_state_pool_slots(const place_state *st);
+size_t place_state_job_slots(const place_state *st); /* a job without PEs frees its slot */
 bool place_state_node_alive(const place_state *st, int32_t node);
 bool place_state_pe_alive(const place_state *st, int32_t pe);
 bool place_state_pool_alive(const place_state *st, int32_t pool);

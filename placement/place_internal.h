@@ -178,6 +178,8 @@ struct place_state {
 
     pl_job *jobs;
     size_t n_jobs, cap_jobs;
+    int32_t *free_jobs;         /* dead job slots (no PE left) for reuse */
+    size_t n_free_jobs, cap_free_jobs;
     sp_map job_by_key;          /* "ns/job" -> job */
 
     pl_pe *pes;

@@ -191,6 +191,7 @@ void place_state_free(place_state *st)
     sp_free(st->nodes);
     sp_free(st->pools);
     sp_free(st->jobs);
+    sp_free(st->free_jobs);
     sp_free(st->pes);
     sp_free(st->free_pes);
     sp_free(st->others);
@@ -998,6 +999,7 @@ static sp_rc job_slot(place_state *st, const char *ns, const char *name, int32_t
 {
     char key[KEY_MAX];
     int64_t v;
+    int32_t idx;
     pl_job *j;
 
     if (make_key(key, sizeof(key), ns, name))
@@ -1006,19 +1008,40 @@ static sp_rc job_slot(place_state *st, const char *ns, const char *name, int32_t
         *out = (int32_t)v;
         return SP_OK;
     }
-    if (st->n_jobs >= 0x1fffff)
+    if (!st->n_free_jobs && st->n_jobs >= 0x1fffff)
         return SP_ELIMIT;
-    if (sp_grow(&st->jobs, &st->cap_jobs, st->n_jobs + 1, sizeof(*st->jobs)))
+    if (!st->n_free_jobs && sp_grow(&st->jobs, &st->cap_jobs, st->n_jobs + 1, sizeof(*st->jobs)))
         return SP_ENOMEM;
-    j = &st->jobs[st->n_jobs];
+    idx = st->n_free_jobs ? st->free_jobs[st->n_free_jobs - 1] : (int32_t)st->n_jobs;
+    j = &st->jobs[idx];
     memset(j, 0, sizeof(*j));
     if (sp_intern_id(&st->strs, key, &j->key) || sp_intern_id(&st->strs, ns, &j->ns) ||
         sp_intern_id(&st->strs, name, &j->name) ||
-        sp_map_put(&st->job_by_key, key, (int64_t)st->n_jobs))
+        sp_map_put(&st->job_by_key, key, (int64_t)idx))
         return SP_ENOMEM;
     j->alive = true;
-    *out = (int32_t)st->n_jobs++;
+    if (idx == (int32_t)st->n_jobs)
+        st->n_jobs++;
+    else
+        st->n_free_jobs--;
+    *out = idx;
     return SP_OK;
+}
+
+/* The job's last PE is gone: its slot is free for the next new job, so that
+ * a stream of new job names costs no more slots than there are live jobs. */
+static void job_release_slot(place_state *st, int32_t job)
+{
+    pl_job *j = &st->jobs[job];
+
+    /* the free list has room: it never holds more than n_jobs entries */
+    if (sp_grow(&st->free_jobs, &st->cap_free_jobs, st->n_free_jobs + 1,
+                sizeof(*st->free_jobs)))
+        return; /* out of memory: the job stays, empty, as it did before */
+    (void)sp_map_del(&st->job_by_key, sp_intern_str(&st->strs, j->key));
+    sp_free(j->pes);
+    memset(j, 0, sizeof(*j));
+    st->free_jobs[st->n_free_jobs++] = job;
 }
 
 static sp_rc job_add_pe(place_state *st, int32_t job, int32_t pe)
@@ -1385,7 +1408,10 @@ sp_rc place_state_remove_pod(place_state *st, const char *uid)
     pl_pe_unassign(st, (int32_t)v);
     job_remove_pe(st, job, (int32_t)v);
     pe_release_slot(st, (int32_t)v);
-    job_refresh_count(st, job);
+    if (st->jobs[job].n_pes)
+        job_refresh_count(st, job);
+    else
+        job_release_slot(st, job);
     return SP_OK;
 }
 
@@ -1427,6 +1453,11 @@ int32_t place_state_find_pe(const place_state *st, const char *uid)
     if (!sp_map_get(&st->pe_by_uid, uid, &v) || v < 0)
         return PLACE_NONE;
     return (int32_t)v;
+}
+
+size_t place_state_job_slots(const place_state *st)
+{
+    return st->n_jobs;
 }
 
 size_t place_state_pe_slots(const place_state *st)

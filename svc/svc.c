@@ -14,6 +14,7 @@
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
@@ -26,6 +27,8 @@
 #include "util/sp_str.h"
 
 #define KEY_MAX 512
+#define SWEEP_SCAN 8192 /* records looked at by one sweep of released placements */
+#define SWEEP_MAX 1024  /* placements one sweep deletes (one transaction) */
 
 typedef enum phase_kind { PH_NONE, PH_RESERVED, PH_BOUND, PH_RELEASED, PH_FAILED, PH_COUNT } phase_kind;
 
@@ -64,6 +67,8 @@ struct svc {
     svc_json_text pod_text;   /* the pod printed last (reused) */
     size_t n_saved_gen, cap_saved_gen;
     int64_t (*now)(void);
+    int64_t last_sweep;       /* standalone: when released placements were swept */
+    size_t sweep_pos;         /* the record the next sweep starts at */
     atomic_ullong decisions[PH_COUNT];
     atomic_ullong rejections[PLACE_R_JOB + 1];
     atomic_ullong admissions[2][2]; /* [mutate][allowed] */
@@ -237,6 +242,35 @@ static void reserved_remove(svc *c, record *r)
     r->reserved_pos = -1;
 }
 
+/* Delete the record at index at: the last record moves into its slot, so
+ * that the records of placements gone cost nothing. */
+static void drop_record(svc *c, size_t at)
+{
+    record *r = &c->recs[at];
+    char key[KEY_MAX];
+
+    reserved_remove(c, r);
+    if (!make_key(key, r->ns, r->job, r->pe))
+        (void)sp_map_del(&c->rec_index, key);
+    record_fields_free(r);
+    if (at == --c->n_recs)
+        return;
+    *r = c->recs[c->n_recs];
+    /* the key is in the map already: updating it allocates nothing */
+    if (!make_key(key, r->ns, r->job, r->pe))
+        (void)!sp_map_put(&c->rec_index, key, (int64_t)at);
+    if (r->reserved_pos >= 0)
+        c->reserved[r->reserved_pos] = at;
+}
+
+/* What the TTL deletes, in both modes: a Released placement decided before
+ * cutoff whose job has no pod left. */
+static bool stale(svc *c, const record *r, int64_t cutoff)
+{
+    return r->phase == PH_RELEASED && r->decided_at < cutoff &&
+           place_state_job_size(c->st, r->ns, r->job) == 0;
+}
+
 /* ------------------------------------------------------------------------ */
 /* Decisions                                                                  */
 /* ------------------------------------------------------------------------ */
@@ -383,6 +417,67 @@ static sp_rc release(svc *c, record *r, const char *reason, sp_err *err)
     return SP_OK;
 }
 
+static int cmp_index_desc(const void *a, const void *b)
+{
+    size_t x = *(const size_t *)a, y = *(const size_t *)b;
+
+    return x < y ? 1 : x > y ? -1 : 0;
+}
+
+/* The stale records among the next SWEEP_SCAN from the sweep's cursor (at
+ * most SWEEP_MAX, each once) into at[], highest index first: their count. */
+static size_t find_stale(svc *c, int64_t cutoff, size_t *at)
+{
+    size_t n = 0;
+
+    for (size_t seen = 0; seen < SWEEP_SCAN && seen < c->n_recs && n < SWEEP_MAX; seen++) {
+        if (c->sweep_pos >= c->n_recs)
+            c->sweep_pos = 0;
+        if (stale(c, &c->recs[c->sweep_pos], cutoff))
+            at[n++] = c->sweep_pos;
+        c->sweep_pos++;
+    }
+    qsort(at, n, sizeof(*at), cmp_index_desc);
+    return n;
+}
+
+/*
+ * Standalone, at most once a second: delete the placements stale after the
+ * policy's releasedPlacementTTLSeconds, from the store (one synced
+ * transaction) and then from memory, as the reconciler's sweep deletes
+ * PEPlacements in a cluster. A failed write deletes nothing.
+ */
+static sp_rc sweep_released(svc *c, sp_err *err)
+{
+    size_t at[SWEEP_MAX], n;
+    int64_t now = c->now();
+    char count[32];
+    sp_rc rc;
+
+    if (!c->db || now == c->last_sweep)
+        return SP_OK;
+    c->last_sweep = now;
+    n = find_stale(c, now - svc_policy(c)->released_ttl_s, at);
+    if (!n)
+        return SP_OK;
+    rc = store_begin(c->db, err);
+    for (size_t i = 0; i < n && !rc; i++)
+        rc = store_delete_placement(c->db, c->recs[at[i]].ns, c->recs[at[i]].job,
+                                    c->recs[at[i]].pe, err);
+    if (!rc)
+        rc = store_commit(c->db, err);
+    if (rc) {
+        store_rollback(c->db);
+        return sp_err_prefix(err, "deleting released placements");
+    }
+    for (size_t i = 0; i < n; i++) /* highest first: no index moves before its turn */
+        drop_record(c, at[i]);
+    snprintf(count, sizeof(count), "%zu", n);
+    sp_log(SP_LOG_INFO, "placements_deleted", "count", count, "reason",
+           "released, and their job has no pods left", NULL);
+    return SP_OK;
+}
+
 sp_rc svc_expire(svc *c, sp_err *err)
 {
     int64_t now = c->now();
@@ -411,7 +506,7 @@ sp_rc svc_expire(svc *c, sp_err *err)
                r->node, NULL);
         rc = release(c, r, reason, err);
     }
-    return rc;
+    return rc ? rc : sweep_released(c, err);
 }
 
 /* ------------------------------------------------------------------------ */
@@ -903,12 +998,8 @@ sp_rc svc_forget_placement(svc *c, const char *ns, const char *job, const char *
     record *r = find_record(c, ns, job, pe);
 
     (void)err;
-    if (!r)
-        return SP_OK;
-    reserved_remove(c, r);
-    r->phase = PH_NONE;
-    r->decided_at = 0;
-    r->expires_at = 0;
+    if (r)
+        drop_record(c, (size_t)(r - c->recs));
     return SP_OK;
 }
 
@@ -924,8 +1015,7 @@ sp_rc svc_stale_placements(svc *c, int64_t cutoff, size_t max, char ***out, size
     for (size_t i = 0; i < c->n_recs && found < max; i++) {
         const record *r = &c->recs[i];
         char key[KEY_MAX];
-        if (r->phase != PH_RELEASED || r->decided_at >= cutoff ||
-            place_state_job_size(c->st, r->ns, r->job) > 0 || make_key(key, r->ns, r->job, r->pe))
+        if (!stale(c, r, cutoff) || make_key(key, r->ns, r->job, r->pe))
             continue;
         if (!(keys[found] = sp_strdup(key))) {
             sp_strv_free(keys, found);
@@ -955,7 +1045,7 @@ void svc_count_admission(svc *c, bool mutate, bool allowed)
 
 sp_rc svc_metrics_write(svc *c, sp_buf *out)
 {
-    size_t reserved;
+    size_t reserved, placements;
     store_stats commits;
     sp_rc rc = sp_buf_puts(out, "# HELP streams_placer_decisions_total Placement decisions by phase.\n"
                                 "# TYPE streams_placer_decisions_total counter\n");
@@ -989,12 +1079,16 @@ sp_rc svc_metrics_write(svc *c, sp_buf *out)
                            atomic_load(&c->policy_valid) ? 1 : 0);
     svc_lock(c);
     reserved = c->n_reserved;
+    placements = c->n_recs;
     store_get_stats(c->db, &commits);
     svc_unlock(c);
     if (!rc)
         rc = sp_buf_printf(out, "# HELP streams_placer_reservations Reservations waiting for a bind.\n"
                                 "# TYPE streams_placer_reservations gauge\n"
-                                "streams_placer_reservations %zu\n", reserved);
+                                "streams_placer_reservations %zu\n"
+                                "# HELP streams_placer_placements PE placements kept (any phase).\n"
+                                "# TYPE streams_placer_placements gauge\n"
+                                "streams_placer_placements %zu\n", reserved, placements);
     if (!rc && c->db)
         rc = sp_buf_printf(out, "# HELP streams_placer_store_commits_total Commits to the embedded store: "
                                 "synced (decisions) or left in the WAL (pod observations).\n"

@@ -87,7 +87,14 @@ void svc_unlock(svc *c);
 place_state *svc_state(svc *c);
 const pol_policy *svc_policy(const svc *c);
 
-/* Release reservations whose TTL has passed (placement Released). */
+/*
+ * Release reservations whose TTL has passed (placement Released). Then,
+ * standalone and at most once a second (by the service's clock), delete
+ * from the store and from memory the placements svc_stale_placements would
+ * name for a cutoff of now - releasedPlacementTTLSeconds: what the
+ * reconciler's sweep does in a cluster. Each call looks at a bounded share
+ * of the records, so that it costs the same however many there are.
+ */
 sp_rc svc_expire(svc *c, sp_err *err) __attribute__((warn_unused_result));
 
 /*
@@ -129,8 +136,9 @@ sp_rc svc_learn_node(svc *c, const cJSON *node, int32_t *idx, sp_err *err)
 /*
  * What a watch sees (cluster mode): any pod, PE or not (a bound pod uses
  * capacity), replaced when known (its binding, its annotations), forgotten
- * when finished; a node, pool or placement gone; a placement written (by
- * this replica, another one, or before a restart).
+ * when finished; a node or pool gone; a placement written (by this
+ * replica, another one, or before a restart) or deleted (its record is
+ * dropped: a deleted placement costs no memory).
  */
 sp_rc svc_observe_pod(svc *c, const cJSON *pod, sp_err *err)
     __attribute__((warn_unused_result));

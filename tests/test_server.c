@@ -26,6 +26,7 @@ static char nodes_path[300];
 static char base_url[64];
 static char ca_path[300];
 static const char *pods_path; /* --pods for the next start, or NULL */
+static const char *policy_path; /* --policy for the next start, or NULL */
 static app *server;
 static CURL *curl;
 
@@ -91,6 +92,7 @@ static void start_server_with(const char *nodes, const char *pools, size_t max_b
     cfg.svc.nodes_path = nodes;
     cfg.svc.hostpools_path = pools;
     cfg.svc.pods_path = pods_path;
+    cfg.svc.policy_path = policy_path;
     if (app_start(&cfg, &server, &err))
         fprintf(stderr, "\n  app_start: %s\n", err.msg);
     CU_ASSERT_PTR_NOT_NULL_FATAL(server);
@@ -608,6 +610,142 @@ static void test_unchanged_pod_is_not_rewritten(void)
     remove_dir();
 }
 
+/* ------------------------------------------------------------------------ */
+/* Released placements and their TTL                                          */
+/* ------------------------------------------------------------------------ */
+
+#define PLACEMENTS "\nstreams_placer_placements "
+
+/* Start the server with releasedPlacementTTLSeconds 1 on the fake clock. */
+static void start_with_short_ttl(char *path, size_t len)
+{
+    snprintf(path, len, "%s-policy.json", state_dir);
+    write_file(path, "{\"releasedPlacementTTLSeconds\": 1}");
+    policy_path = path;
+    start_server();
+    policy_path = NULL;
+    fake_now = 1000000;
+    svc_set_clock(app_svc(server), fake_clock);
+}
+
+/* Filter and bind pod name (uid) of job/pe; its node in node. */
+static void place(const char *name, const char *uid, const char *job, const char *pe,
+                  char *node, size_t len)
+{
+    filter(pe_pod(name, uid, job, pe, NULL), 3, true, node, len);
+    CU_ASSERT_STRING_NOT_EQUAL(node, "");
+    bind_pod(name, uid, node, "");
+}
+
+static sp_rc stored_placement(void *ctx, const store_placement *p, sp_err *err)
+{
+    (void)err;
+    return sp_buf_printf(ctx, "%s/%s:%s ", p->job, p->pe, p->phase);
+}
+
+/* The placements the store holds, as "job/pe:phase " in key order. */
+static void stored_placements(sp_buf *out)
+{
+    static const store_visitor visit = { NULL, NULL, stored_placement };
+    store *st = NULL;
+    sp_err err;
+
+    sp_buf_init(out, 1 << 20);
+    CU_ASSERT_EQUAL_FATAL(store_open(state_dir, &st, &err), SP_OK);
+    CU_ASSERT_EQUAL(store_load(st, &visit, out, &err), SP_OK);
+    store_close(st);
+}
+
+/* Standalone, as in a cluster: a Released placement of a job with no pod
+ * left is deleted once it has been Released for longer than the TTL (by
+ * the first filter call after that), not before; one whose job still has
+ * a pod stays. */
+static void test_released_placements_are_deleted_after_the_ttl(void)
+{
+    char path[300], node[64], trigger[64];
+    sp_buf rows;
+
+    fresh_dir(3);
+    start_with_short_ttl(path, sizeof(path));
+    place("g-0", "g0", "g", "0", node, sizeof(node));
+    place("k-0", "k0", "k", "0", node, sizeof(node));
+    place("k-1", "k1", "k", "1", node, sizeof(node));
+    admit_ok(pe_pod("g-0", "g0", "g", "0", NULL), "DELETE");
+    admit_ok(pe_pod("k-0", "k0", "k", "0", NULL), "DELETE");
+    fake_now += 1; /* Released for 1 s: not longer than the TTL */
+    filter(pe_pod("z-0", "z0", "z", "0", NULL), 3, true, trigger, sizeof(trigger));
+    CU_ASSERT_EQUAL(metric(PLACEMENTS), 4);
+    fake_now += 1;
+    filter(pe_pod("z-0", "z0", "z", "0", NULL), 3, true, trigger, sizeof(trigger));
+    CU_ASSERT_EQUAL(metric(PLACEMENTS), 3);
+    stop_server();
+    stored_placements(&rows);
+    SP_ASSERT_STR(rows.data, "k/0:Released k/1:Bound z/0:Reserved ");
+    sp_buf_free(&rows);
+    remove(path);
+    remove_dir();
+}
+
+/* A placement deleted elsewhere (a watch, in a cluster) drops its record;
+ * the records left keep theirs. */
+static void test_forgotten_placement_drops_its_record(void)
+{
+    char node0[64], node1[64];
+    const char *phase, *node;
+    sp_err err;
+    svc *c;
+    int32_t pe;
+
+    fresh_dir(3);
+    start_server();
+    c = app_svc(server);
+    place("f-0", "f0", "f", "0", node0, sizeof(node0));
+    place("f-1", "f1", "f", "1", node1, sizeof(node1));
+    svc_lock(c);
+    CU_ASSERT_EQUAL(svc_forget_placement(c, "streams", "f", "0", &err), SP_OK);
+    CU_ASSERT_EQUAL(svc_forget_placement(c, "streams", "f", "0", &err), SP_OK);
+    pe = place_state_find_pe(svc_state(c), "f0");
+    svc_placement_of(c, pe, &phase, &node);
+    SP_ASSERT_STR(phase, "");
+    pe = place_state_find_pe(svc_state(c), "f1");
+    svc_placement_of(c, pe, &phase, &node);
+    SP_ASSERT_STR(phase, "Bound");
+    SP_ASSERT_STR(node, node1);
+    svc_unlock(c);
+    CU_ASSERT_EQUAL(metric(PLACEMENTS), 1);
+    stop_server();
+    remove_dir();
+}
+
+/* A stream of jobs whose names are always new (each placed, bound and
+ * deleted): the placements kept and the engine's job slots stay bounded. */
+static void test_new_job_names_keep_the_state_bounded(void)
+{
+    char path[300], name[32], uid[32], job[32], node[64];
+    size_t job_slots;
+    long long kept;
+
+    fresh_dir(3);
+    start_with_short_ttl(path, sizeof(path));
+    for (int i = 0; i < 200; i++) {
+        snprintf(name, sizeof(name), "n%d-0", i);
+        snprintf(uid, sizeof(uid), "n%d", i);
+        snprintf(job, sizeof(job), "n%d", i);
+        place(name, uid, job, "0", node, sizeof(node));
+        admit_ok(pe_pod(name, uid, job, "0", NULL), "DELETE");
+        fake_now += 2;
+    }
+    kept = metric(PLACEMENTS);
+    CU_ASSERT_EQUAL(kept, 1); /* the last one: swept by the next filter call */
+    svc_lock(app_svc(server));
+    job_slots = place_state_job_slots(svc_state(app_svc(server)));
+    svc_unlock(app_svc(server));
+    CU_ASSERT_TRUE(job_slots <= 2);
+    stop_server();
+    remove(path);
+    remove_dir();
+}
+
 /* A --pods file is loaded whole (after which the service gives the freed
  * heap back to the system): every pod is in the state, on its node. */
 static void test_pods_file_is_loaded(void)
@@ -1047,6 +1185,9 @@ static const sp_test tests[] = {
     SP_TEST(test_admission_denies_with_a_reason),
     SP_TEST(test_unchanged_pod_is_not_rewritten),
     SP_TEST(test_pod_text_round_trips),
+    SP_TEST(test_released_placements_are_deleted_after_the_ttl),
+    SP_TEST(test_forgotten_placement_drops_its_record),
+    SP_TEST(test_new_job_names_keep_the_state_bounded),
     SP_TEST(test_pods_file_is_loaded),
     SP_TEST(test_bad_input_gets_a_clear_answer),
     SP_TEST(test_captured_payloads_are_answered),
