@@ -14,6 +14,7 @@
 #include "app/app.h"
 #include "certs/certs.h"
 #include "server/srv.h"
+#include "util/sp_stop.h"
 
 #define APP_N_ROUTES 8
 
@@ -50,9 +51,7 @@ struct app {
     bool reload_inited;
     pthread_t reloader;
     bool reloader_running;
-    pthread_mutex_t wait_lock;
-    pthread_cond_t wake;
-    atomic_bool stopping;
+    sp_stop stop;
     unsigned period_ms;
     app_watched cert, key, policy;
     atomic_ullong cert_reloads[2];  /* [failed] */

@@ -122,31 +122,11 @@ static void look(app *a)
     app_certs_tick(a);
 }
 
-/* Wait one period; false once stopping. */
-static bool nap(app *a)
-{
-    struct timespec until;
-
-    clock_gettime(CLOCK_REALTIME, &until);
-    until.tv_sec += a->period_ms / 1000;
-    until.tv_nsec += (long)(a->period_ms % 1000) * 1000000L;
-    if (until.tv_nsec >= 1000000000L) {
-        until.tv_sec++;
-        until.tv_nsec -= 1000000000L;
-    }
-    pthread_mutex_lock(&a->wait_lock);
-    while (!atomic_load(&a->stopping))
-        if (pthread_cond_timedwait(&a->wake, &a->wait_lock, &until))
-            break;
-    pthread_mutex_unlock(&a->wait_lock);
-    return !atomic_load(&a->stopping);
-}
-
 static void *reload_loop(void *arg)
 {
     app *a = arg;
 
-    while (nap(a))
+    while (sp_stop_nap(&a->stop, a->period_ms))
         look(a);
     return NULL;
 }
@@ -159,8 +139,7 @@ sp_rc app_reload_start(app *a, const app_config *cfg, sp_err *err)
 {
     sp_rc rc;
 
-    pthread_mutex_init(&a->wait_lock, NULL);
-    pthread_cond_init(&a->wake, NULL);
+    sp_stop_init(&a->stop);
     a->reload_inited = true;
     a->period_ms = cfg->reload_period_ms ? cfg->reload_period_ms : DEFAULT_PERIOD_MS;
     rc = watch(&a->cert, cfg->cert_path);
@@ -183,18 +162,14 @@ void app_reload_stop(app *a)
     if (!a->reload_inited)
         return;
     if (a->reloader_running) {
-        pthread_mutex_lock(&a->wait_lock);
-        atomic_store(&a->stopping, true);
-        pthread_cond_broadcast(&a->wake);
-        pthread_mutex_unlock(&a->wait_lock);
+        sp_stop_raise(&a->stop);
         pthread_join(a->reloader, NULL);
         a->reloader_running = false;
     }
     sp_free(a->cert.path);
     sp_free(a->key.path);
     sp_free(a->policy.path);
-    pthread_cond_destroy(&a->wake);
-    pthread_mutex_destroy(&a->wait_lock);
+    sp_stop_destroy(&a->stop);
 }
 
 sp_rc app_reload_metrics(app *a, sp_buf *out)

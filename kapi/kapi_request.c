@@ -21,6 +21,7 @@
 #include "kapi/kapi_internal.h"
 #include "util/sp_alloc.h"
 #include "util/sp_log.h"
+#include "util/sp_stop.h"
 
 #ifndef PACKAGE_VERSION
 #define PACKAGE_VERSION "unknown"
@@ -590,15 +591,8 @@ int kapi_backoff_ms(unsigned attempt, sp_rng *rng)
 
 bool kapi_sleep(kapi_runner *run, int ms)
 {
-    struct timespec now, end;
+    struct timespec now, end = sp_time_after_ms(CLOCK_MONOTONIC, ms);
 
-    clock_gettime(CLOCK_MONOTONIC, &end);
-    end.tv_sec += ms / 1000;
-    end.tv_nsec += (long)(ms % 1000) * 1000000L;
-    if (end.tv_nsec >= 1000000000L) {
-        end.tv_sec++;
-        end.tv_nsec -= 1000000000L;
-    }
     for (;;) {
         long long left;
         if (run && atomic_load(run->stop))

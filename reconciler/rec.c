@@ -543,7 +543,7 @@ static bool replay(rec *r)
         rec_retry *e = &batch[i];
         sp_err err = { SP_OK, "" };
         sp_rc rc;
-        if (atomic_load(&r->stopping)) { /* what is left is the cluster's now */
+        if (sp_stop_raised(&r->stop)) { /* what is left is the cluster's now */
             retry_entry_free(e);
             continue;
         }
@@ -687,21 +687,7 @@ bool rec_sleep(rec *r, int seconds)
 
 bool rec_sleep_ms(rec *r, int ms)
 {
-    struct timespec until;
-
-    clock_gettime(CLOCK_REALTIME, &until);
-    until.tv_sec += ms / 1000;
-    until.tv_nsec += (long)(ms % 1000) * 1000000L;
-    if (until.tv_nsec >= 1000000000L) {
-        until.tv_sec++;
-        until.tv_nsec -= 1000000000L;
-    }
-    pthread_mutex_lock(&r->wait_lock);
-    while (!atomic_load(&r->stopping))
-        if (pthread_cond_timedwait(&r->wake, &r->wait_lock, &until))
-            break;
-    pthread_mutex_unlock(&r->wait_lock);
-    return !atomic_load(&r->stopping);
+    return sp_stop_nap(&r->stop, ms);
 }
 
 /* A default identity: the pod name, else host-pid. */
@@ -747,8 +733,7 @@ sp_rc rec_new(const rec_config *cfg, rec **out, sp_err *err)
     *out = NULL;
     if (!r)
         return sp_err_set(err, SP_ENOMEM, "out of memory");
-    pthread_mutex_init(&r->wait_lock, NULL);
-    pthread_cond_init(&r->wake, NULL);
+    sp_stop_init(&r->stop);
     pthread_mutex_init(&r->breaker_lock, NULL);
     pthread_mutex_init(&r->retry_lock, NULL);
     if (copy_config(r, cfg)) {
@@ -802,10 +787,7 @@ void rec_stop(rec *r)
 {
     if (!r)
         return;
-    pthread_mutex_lock(&r->wait_lock);
-    atomic_store(&r->stopping, true);
-    pthread_cond_broadcast(&r->wake);
-    pthread_mutex_unlock(&r->wait_lock);
+    sp_stop_raise(&r->stop);
     if (r->lease_running)
         pthread_join(r->lease_thread, NULL);
     if (r->gc_running)
@@ -819,8 +801,7 @@ void rec_stop(rec *r)
     for (size_t i = 0; i < r->n_retries; i++)
         retry_entry_free(&r->retries[i]);
     sp_free(r->retries);
-    pthread_cond_destroy(&r->wake);
-    pthread_mutex_destroy(&r->wait_lock);
+    sp_stop_destroy(&r->stop);
     pthread_mutex_destroy(&r->breaker_lock);
     pthread_mutex_destroy(&r->retry_lock);
     sp_free(r->lease_name);

@@ -9,6 +9,7 @@
 #include <stdatomic.h>
 
 #include "reconciler/rec.h"
+#include "util/sp_stop.h"
 
 enum { REC_NODES, REC_PODS, REC_POOLS, REC_PLACEMENTS, REC_N_INFORMERS };
 
@@ -36,9 +37,7 @@ struct rec {
     rec_feed feeds[REC_N_INFORMERS];
     atomic_int synced;         /* bit per informer that has listed once */
     atomic_bool leader;
-    atomic_bool stopping;
-    pthread_mutex_t wait_lock; /* sleeps of the lease and sweep threads */
-    pthread_cond_t wake;
+    sp_stop stop;              /* the lease, sweep and retry threads nap on it */
     pthread_t lease_thread, gc_thread, retry_thread;
     bool lease_running, gc_running, retry_running;
     int write_budget_ms;

@@ -17,6 +17,7 @@
 #include "util/sp_buf.h"
 #include "util/sp_error.h"
 #include "util/sp_map.h"
+#include "util/sp_stop.h"
 #include "util/sp_str.h"
 
 /* ------------------------------------------------------------------------ */
@@ -150,6 +151,24 @@ static void t_buf_printf(void)
     SP_ASSERT_STR(b.data, "42-ab/0071234567");
     CU_ASSERT_EQUAL(sp_buf_printf(&b, "%s", ""), SP_OK);
     sp_buf_free(&b);
+}
+
+static void t_stop_nap(void)
+{
+    sp_stop s;
+    struct timespec now, later;
+
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    later = sp_time_after_ms(CLOCK_MONOTONIC, 1999);
+    CU_ASSERT_TRUE(later.tv_nsec >= 0 && later.tv_nsec < 1000000000L);
+    CU_ASSERT_TRUE(later.tv_sec >= now.tv_sec + 1 && later.tv_sec <= now.tv_sec + 3);
+    sp_stop_init(&s);
+    CU_ASSERT_FALSE(sp_stop_raised(&s));
+    CU_ASSERT_TRUE(sp_stop_nap(&s, 1)); /* the time passed, not stopped */
+    sp_stop_raise(&s);
+    CU_ASSERT_TRUE(sp_stop_raised(&s));
+    CU_ASSERT_FALSE(sp_stop_nap(&s, 60000)); /* raised: returns at once */
+    sp_stop_destroy(&s);
 }
 
 static void t_buf_json_string(void)
@@ -996,6 +1015,7 @@ static const sp_test tests[] = {
     SP_TEST(t_buf_huge_length_refused),
     SP_TEST(t_buf_printf),
     SP_TEST(t_buf_json_string),
+    SP_TEST(t_stop_nap),
     SP_TEST(t_buf_growth),
     SP_TEST(t_buf_take),
     SP_TEST(t_buf_reset),
