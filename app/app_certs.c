@@ -95,19 +95,14 @@ sp_rc app_certs_load(app *a, const app_config *cfg, sp_err *err)
 static void serve_pair(app *a, const certs_pair *pair)
 {
     sp_err err = { SP_OK, "" };
-    int64_t not_after = 0;
-    sp_rc rc = certs_not_after(pair->cert_pem, &not_after, &err);
+    sp_rc rc = app_serve_pair(a, pair, &err);
 
-    if (!rc)
-        rc = srv_set_certificate(a->server, pair->cert_pem, pair->key_pem, &err);
     atomic_fetch_add(&a->cert_reloads[rc ? 1 : 0], 1);
-    if (rc) {
+    if (rc)
         sp_log(SP_LOG_ERROR, "certificate_rejected", "error", err.msg, "keeping",
                "the certificate in use", NULL);
-        return;
-    }
-    atomic_store(&a->cert_not_after, not_after);
-    sp_log(SP_LOG_INFO, "certificate_reloaded", "source", "secret", NULL);
+    else
+        sp_log(SP_LOG_INFO, "certificate_reloaded", "source", "secret", NULL);
 }
 
 void app_certs_tick(app *a)

@@ -78,6 +78,11 @@ void app_certs_tick(app *a);
 sp_rc app_reload_start(app *a, const app_config *cfg, sp_err *err)
     __attribute__((warn_unused_result));
 
+/* Serve pair (copied) from the next handshake on; a pair that does not
+ * load changes nothing. */
+sp_rc app_serve_pair(app *a, const certs_pair *pair, sp_err *err)
+    __attribute__((warn_unused_result));
+
 /* Stop the loop and free what it holds; safe when it never started. */
 void app_reload_stop(app *a);
 

@@ -75,18 +75,25 @@ static bool settled_change(app_watched *w)
 /* Reloading                                                                  */
 /* ------------------------------------------------------------------------ */
 
+sp_rc app_serve_pair(app *a, const certs_pair *pair, sp_err *err)
+{
+    int64_t not_after = 0;
+    sp_rc rc = certs_not_after(pair->cert_pem, &not_after, err);
+
+    if (!rc)
+        rc = srv_set_certificate(a->server, pair->cert_pem, pair->key_pem, err);
+    if (!rc)
+        atomic_store(&a->cert_not_after, not_after);
+    return rc;
+}
+
 static sp_rc swap_certificate(app *a, sp_err *err)
 {
     certs_pair pair = { 0 };
-    int64_t not_after = 0;
     sp_rc rc = certs_load_pair(a->cert.path, a->key.path, &pair, err);
 
     if (!rc)
-        rc = certs_not_after(pair.cert_pem, &not_after, err);
-    if (!rc)
-        rc = srv_set_certificate(a->server, pair.cert_pem, pair.key_pem, err);
-    if (!rc)
-        atomic_store(&a->cert_not_after, not_after);
+        rc = app_serve_pair(a, &pair, err);
     certs_pair_free(&pair);
     return rc;
 }
