@@ -804,15 +804,7 @@ sp_rc kapi_request(kapi *k, const char *method, const char *path,
                    const char *content_type, const char *body, size_t len,
                    kapi_result *out)
 {
-    kapi_call call = {
-        .method = method,
-        .path = path,
-        .content_type = content_type,
-        .body = body,
-        .len = len,
-    };
-
-    return kapi_do(k, &call, out);
+    return kapi_request_by(k, 0, method, path, content_type, body, len, out);
 }
 
 sp_rc kapi_request_by(kapi *k, int64_t deadline_ms, const char *method, const char *path,
