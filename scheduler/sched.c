@@ -15,6 +15,7 @@
 
 #include "kobj/kobj.h"
 #include "util/sp_alloc.h"
+#include "util/sp_arena.h"
 #include "util/sp_log.h"
 
 /* ------------------------------------------------------------------------ */
@@ -22,6 +23,7 @@
 /* ------------------------------------------------------------------------ */
 
 typedef struct ext_args {
+    sp_arena arena;        /* root's nodes; open from parse_args to args_free */
     cJSON *root;
     const cJSON *pod;
     cJSON *items;          /* Nodes.items (NodeList mode), or NULL */
@@ -34,6 +36,7 @@ typedef struct ext_args {
 static void args_free(ext_args *a)
 {
     cJSON_Delete(a->root);
+    sp_arena_close(&a->arena);
     sp_free(a->name);
     sp_free(a->item);
 }
@@ -117,7 +120,10 @@ static sp_rc parse_args(const char *body, size_t len, ext_args *a, sp_err *err)
     sp_rc rc;
 
     memset(a, 0, sizeof(*a));
+    sp_arena_open(&a->arena);
+    sp_arena_fill(&a->arena);
     rc = kobj_parse_json(body, len, &a->root, err);
+    sp_arena_fill_end(&a->arena);
     if (rc)
         return rc;
     if (!cJSON_IsObject(a->root))

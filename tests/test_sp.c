@@ -4,8 +4,10 @@
  * and the seeded generator, and allocation failure injection: every
  * operation that allocates is run with the 1st, 2nd, ... allocation failing
  * until it succeeds, and each failing run must report SP_ENOMEM and leave
- * its object consistent and freeable (valgrind and ASan check the leaks).
+ * its object consistent and freeable (valgrind and ASan check the leaks);
+ * and the arenas of cJSON trees.
  */
+#include <cjson/cJSON.h>
 #include <inttypes.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -14,6 +16,7 @@
 
 #include "tests/test_util.h"
 #include "util/sp_alloc.h"
+#include "util/sp_arena.h"
 #include "util/sp_buf.h"
 #include "util/sp_error.h"
 #include "util/sp_map.h"
@@ -832,6 +835,106 @@ static void t_grow_failure_untouched(void)
     sp_free(arr);
 }
 
+/* ------------------------------------------------------------------------ */
+/* Arenas for cJSON trees                                                     */
+/* ------------------------------------------------------------------------ */
+
+/* A tree parsed while an arena fills takes one allocation (its first
+ * chunk) instead of one per node and string. */
+static void t_arena_one_allocation(void)
+{
+    sp_arena a;
+    cJSON *root;
+
+    sp_arena_open(&a);
+    sp_arena_fill(&a);
+    sp_alloc_fail_after(1);                  /* the chunk, then no more */
+    root = cJSON_Parse("{\"a\":[1,2,{\"b\":\"ccc\"}],\"d\":null}");
+    sp_alloc_fail_after(-1);
+    sp_arena_fill_end(&a);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(root);
+    SP_ASSERT_STR(cJSON_GetObjectItem(cJSON_GetArrayItem(cJSON_GetObjectItem(root, "a"), 2),
+                                      "b")->valuestring, "ccc");
+    cJSON_Delete(root);                      /* frees nothing: the arena does */
+    sp_arena_close(&a);
+}
+
+/* Items added after the fill are ordinary allocations and freed as such;
+ * a tree may mix both (ASan and valgrind check). */
+static void t_arena_mixed_tree(void)
+{
+    sp_arena a;
+    cJSON *root, *item;
+    char *printed;
+
+    sp_arena_open(&a);
+    sp_arena_fill(&a);
+    root = cJSON_Parse("{\"metadata\":{\"name\":\"p\"}}");
+    sp_arena_fill_end(&a);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(root);
+    CU_ASSERT_PTR_NOT_NULL(cJSON_AddStringToObject(cJSON_GetObjectItem(root, "metadata"),
+                                                   "namespace", "ns"));
+    item = cJSON_DetachItemFromObject(root, "metadata");
+    printed = cJSON_PrintUnformatted(item);
+    SP_ASSERT_STR(printed, "{\"name\":\"p\",\"namespace\":\"ns\"}");
+    cJSON_free(printed);
+    cJSON_Delete(item);
+    cJSON_Delete(root);
+    sp_arena_close(&a);
+}
+
+/* Arenas nest and close in any order; one larger than a chunk gets a
+ * chunk of its own; an arena can be reopened. */
+static void t_arena_nested_and_large(void)
+{
+    enum { BIG = 3u << 20 };
+    char *text = sp_malloc(BIG + 3);
+    sp_arena outer, inner;
+    cJSON *small, *big;
+
+    CU_ASSERT_PTR_NOT_NULL_FATAL(text);
+    text[0] = '"';
+    memset(text + 1, 'x', BIG);
+    memcpy(text + 1 + BIG, "\"", 2);
+    sp_arena_open(&outer);
+    sp_arena_open(&inner);
+    sp_arena_fill(&outer);
+    small = cJSON_Parse("[1]");
+    sp_arena_fill(&inner);
+    big = cJSON_Parse(text);
+    sp_arena_fill_end(&inner);
+    sp_arena_fill_end(&outer);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(small);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(big);
+    CU_ASSERT_EQUAL(strlen(big->valuestring), BIG);
+    cJSON_Delete(small);
+    sp_arena_close(&outer);                  /* not the last opened */
+    cJSON_Delete(big);
+    sp_arena_close(&inner);
+    sp_arena_open(&inner);
+    sp_arena_fill(&inner);
+    small = cJSON_Parse("{}");
+    sp_arena_fill_end(&inner);
+    CU_ASSERT_PTR_NOT_NULL(small);
+    cJSON_Delete(small);
+    sp_arena_close(&inner);
+    sp_free(text);
+}
+
+/* No memory for a chunk: the parse fails cleanly. */
+static void t_arena_chunk_fails(void)
+{
+    sp_arena a;
+
+    sp_arena_open(&a);
+    sp_arena_fill(&a);
+    sp_alloc_fail_after(0);
+    CU_ASSERT_PTR_NULL(cJSON_Parse("{\"a\":1}"));
+    sp_alloc_fail_after(-1);
+    sp_arena_fill_end(&a);
+    sp_arena_close(&a);
+}
+
 /*
  * Run op(n) with allocation n+1 failing, for n = 0, 1, ... until it
  * succeeds. Every failing run must return SP_ENOMEM (op frees what it made).
@@ -1043,6 +1146,10 @@ static const sp_test tests[] = {
     SP_TEST(t_rng_seed_zero_and_below),
     SP_TEST(t_alloc_fail_after),
     SP_TEST(t_grow_failure_untouched),
+    SP_TEST(t_arena_one_allocation),
+    SP_TEST(t_arena_mixed_tree),
+    SP_TEST(t_arena_nested_and_large),
+    SP_TEST(t_arena_chunk_fails),
     SP_TEST(t_enomem_map),
     SP_TEST(t_enomem_imap),
     SP_TEST(t_enomem_intern),

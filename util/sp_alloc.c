@@ -3,6 +3,7 @@
  * atomic so that failure injection also works with the server's thread pool.
  */
 #include "util/sp_alloc.h"
+#include "util/sp_arena.h"
 
 #include <cjson/cJSON.h>
 #include <stdatomic.h>
@@ -99,14 +100,9 @@ int sp_grow(void *arr, size_t *cap, size_t need, size_t elem_size)
     return 0;
 }
 
-static void *json_malloc(size_t size)
-{
-    return sp_malloc(size);
-}
-
 void sp_alloc_install_json_hooks(void)
 {
-    cJSON_Hooks hooks = { .malloc_fn = json_malloc, .free_fn = sp_free };
+    cJSON_Hooks hooks = { .malloc_fn = sp_arena_json_malloc, .free_fn = sp_arena_json_free };
 
     cJSON_InitHooks(&hooks);
 }

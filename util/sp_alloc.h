@@ -26,7 +26,8 @@ void sp_free(void *ptr);
 int sp_grow(void *arr, size_t *cap, size_t need, size_t elem_size)
     __attribute__((warn_unused_result));
 
-/* Route cJSON's allocations through sp_malloc/sp_free. Call once at start. */
+/* Route cJSON's allocations through sp_malloc/sp_free, or the arena filling
+ * on the calling thread (util/sp_arena.h). Call once at start. */
 void sp_alloc_install_json_hooks(void);
 
 /*

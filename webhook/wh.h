@@ -48,6 +48,7 @@
 
 #include "placement/place.h"
 #include "policy/pol.h"
+#include "util/sp_arena.h"
 #include "util/sp_error.h"
 
 typedef enum wh_mode {
@@ -74,6 +75,9 @@ typedef struct wh_result {
     bool allowed;         /* what the response says */
     wh_effect *effects;   /* owned; only from WH_VALIDATE, when allowed */
     size_t n_effects;
+    sp_arena arena;       /* the parsed review, effects included: so a result
+                             stays where it was opened, on its thread, and is
+                             freed after its case */
 } wh_result;
 
 /*
@@ -102,7 +106,8 @@ sp_rc wh_review(const place_state *st, const pol_policy *policy, wh_mode mode,
  *   wh_case_answer  renders the response into result->http_status, body
  *                   and len (the lock may be released before).
  * Each returns SP_ENOMEM only; after one fails, only wh_case_free is left.
- * wh_case_free(NULL) is a no-op.
+ * wh_case_free(NULL) is a no-op. The case is freed before the result (the
+ * result's arena holds both), on the same thread.
  */
 typedef struct wh_case wh_case;
 

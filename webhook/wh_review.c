@@ -24,6 +24,7 @@
 #include "kobj/kobj.h"
 #include "kobj/kobj_json.h"
 #include "util/sp_alloc.h"
+#include "util/sp_arena.h"
 #include "webhook/wh_internal.h"
 
 #define REVIEW_KIND "AdmissionReview"
@@ -279,6 +280,7 @@ static void result_init(wh_result *out)
 {
     memset(out, 0, sizeof(*out));
     out->http_status = 200;
+    sp_arena_open(&out->arena);
 }
 
 sp_rc wh_case_open(wh_mode mode, const char *body, size_t len, wh_case **out,
@@ -295,7 +297,9 @@ sp_rc wh_case_open(wh_mode mode, const char *body, size_t len, wh_case **out,
     cs->rq.mode = mode;
     wh_answer_init(&cs->a);
     sp_err_clear(&cs->why);
+    sp_arena_fill(&result->arena);
     rc = read_envelope(body, len, &cs->root, &cs->rq, &cs->why);
+    sp_arena_fill_end(&result->arena);
     if (rc == SP_ENOMEM)
         return rc;
     if (rc) {
@@ -374,5 +378,6 @@ void wh_result_free(wh_result *r)
     for (size_t i = 0; i < r->n_effects; i++)
         cJSON_Delete(r->effects[i].object);
     sp_free(r->effects);
+    sp_arena_close(&r->arena);
     memset(r, 0, sizeof(*r));
 }
