@@ -135,20 +135,50 @@ static void path_fix(char *buf, size_t len, int n)
         memcpy(buf + len - 4, "...", 4);
 }
 
+/* buf = the n parts one after the other, cut with "..." as path_fix does.
+ * Paths are built for every field read, so this is not snprintf. */
+static void path_join(char *buf, size_t len, const char *const *parts, size_t n)
+{
+    size_t at = 0;
+
+    if (!len)
+        return;
+    for (size_t i = 0; i < n; i++) {
+        size_t part = strlen(parts[i]);
+        if (part > len - 1 - at) {
+            memcpy(buf + at, parts[i], len - 1 - at);
+            buf[len - 1] = '\0';
+            if (len >= 4)
+                memcpy(buf + len - 4, "...", 4);
+            return;
+        }
+        memcpy(buf + at, parts[i], part);
+        at += part;
+    }
+    buf[at] = '\0';
+}
+
 void kobj_path(char *buf, size_t len, const char *parent, const char *key)
 {
-    int n;
+    const char *parts[] = { parent ? parent : "", ".", key };
 
     if (!parent || !*parent)
-        n = snprintf(buf, len, "%s", key);
+        path_join(buf, len, parts + 2, 1);
     else
-        n = snprintf(buf, len, "%s.%s", parent, key);
-    path_fix(buf, len, n);
+        path_join(buf, len, parts, 3);
 }
 
 void kobj_path_index(char *buf, size_t len, const char *parent, size_t i)
 {
-    path_fix(buf, len, snprintf(buf, len, "%s[%zu]", parent, i));
+    char digits[24], *d = digits + sizeof(digits);
+    const char *parts[] = { parent, "[", NULL, "]" };
+
+    *--d = '\0';
+    do
+        *--d = (char)('0' + i % 10);
+    while ((i /= 10) > 0);
+    parts[2] = d;
+    path_join(buf, len, parts, 4);
 }
 
 void kobj_path_key(char *buf, size_t len, const char *parent, const char *key)

@@ -138,6 +138,16 @@ static void t_quote_and_paths(void)
     SP_ASSERT_STR(path, "spec.containers");
     kobj_path_index(path, sizeof(path), "spec.containers", 12);
     SP_ASSERT_STR(path, "spec.contain...");
+    kobj_path_index(path, sizeof(path), "spec", 0);
+    SP_ASSERT_STR(path, "spec[0]");
+    kobj_path_index(path, sizeof(path), "spec.contai", 1234);
+    SP_ASSERT_STR(path, "spec.contai[...");
+    kobj_path(path, sizeof(path), "metadata.labe", "x");
+    SP_ASSERT_STR(path, "metadata.labe.x"); /* just fits */
+    kobj_path(path, sizeof(path), "metadata.annotations", "x");
+    SP_ASSERT_STR(path, "metadata.ann...");
+    kobj_path(path, 3, "", "spec");
+    SP_ASSERT_STR(path, "sp");
     kobj_path_key(path, sizeof(path), "labels", "a");
     SP_ASSERT_STR(path, "labels[\"a\"]");
     v = J("[null, true, 1.5, 'x', [], {}]");
