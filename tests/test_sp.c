@@ -178,6 +178,7 @@ static void t_buf_json_string(void)
 {
     sp_buf b;
     size_t len;
+    char fill[64];
 
     sp_buf_init(&b, 64);
     CU_ASSERT_EQUAL(sp_buf_json_string(&b, "plain"), SP_OK);
@@ -189,6 +190,17 @@ static void t_buf_json_string(void)
     CU_ASSERT_EQUAL(sp_buf_json_string(&b, "0123456789\n0123456789\n0123456789"), SP_ELIMIT);
     CU_ASSERT_EQUAL(b.len, len);
     CU_ASSERT_EQUAL(strlen(b.data), len);
+    /* a string without escapes is copied whole, within the cap too */
+    memset(fill, 'x', sizeof(fill));
+    fill[64 - len - 1] = '\0';                /* one over the cap, quoted */
+    CU_ASSERT_EQUAL(sp_buf_json_string(&b, fill), SP_ELIMIT);
+    CU_ASSERT_EQUAL(b.len, len);
+    fill[64 - len - 2] = '\0';                /* exactly the cap */
+    CU_ASSERT_EQUAL(sp_buf_json_string(&b, fill), SP_OK);
+    CU_ASSERT_EQUAL(b.len, 64);
+    CU_ASSERT_EQUAL(b.data[len], '"');
+    CU_ASSERT_EQUAL(strncmp(b.data + len + 1, fill, 64 - len - 2), 0);
+    SP_ASSERT_STR(b.data + 63, "\"");
     sp_buf_free(&b);
 }
 

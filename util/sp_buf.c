@@ -104,11 +104,34 @@ static sp_rc append_escape(sp_buf *b, unsigned char c)
     return sp_buf_append(b, esc, sizeof(esc));
 }
 
+/* How many bytes of s from the start need no JSON escape. */
+static size_t plain_span(const char *s)
+{
+    const unsigned char *p = (const unsigned char *)s;
+
+    while (*p >= 0x20 && *p != '"' && *p != '\\')
+        p++;
+    return (size_t)(p - (const unsigned char *)s);
+}
+
 sp_rc sp_buf_json_string(sp_buf *b, const char *s)
 {
     const unsigned char *run = (const unsigned char *)s, *p = run;
-    size_t start = b->len;
-    sp_rc rc = sp_buf_append(b, "\"", 1);
+    size_t start = b->len, plain = plain_span(s);
+    sp_rc rc;
+
+    if (!s[plain]) { /* nothing to escape, as in almost every name: one copy */
+        rc = reserve(b, plain + 2);
+        if (rc)
+            return rc;
+        b->data[b->len] = '"';
+        memcpy(b->data + b->len + 1, s, plain);
+        b->len += plain + 2;
+        b->data[b->len - 1] = '"';
+        b->data[b->len] = '\0';
+        return SP_OK;
+    }
+    rc = sp_buf_append(b, "\"", 1);
 
     for (; !rc && *p; p++) {
         if (*p >= 0x20 && *p != '"' && *p != '\\')
