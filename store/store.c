@@ -60,7 +60,12 @@ static int use_sync(store *st, store_sync sync)
 {
     int code;
 
-    if (st->in_txn || st->sync == sync)
+    if (st->in_txn)
+        return SQLITE_OK;
+    st->owed = sync == STORE_SYNC_FULL && st->deferring && store_syncer_ready(st);
+    if (st->owed)
+        sync = STORE_SYNC_NORMAL; /* the syncer syncs it once committed */
+    if (st->sync == sync)
         return SQLITE_OK;
     code = sqlite3_exec(st->db, sync == STORE_SYNC_FULL ? "PRAGMA synchronous=FULL"
                                                         : "PRAGMA synchronous=NORMAL",
@@ -70,15 +75,35 @@ static int use_sync(store *st, store_sync sync)
     return code;
 }
 
+/* A commit succeeded: count it by its grade; a deferred one asks for its
+ * sync. */
+static void committed(store *st)
+{
+    if (st->owed) {
+        st->ticket = store_syncer_ask(st);
+        st->owed = false;
+        st->stats.synced++;
+    } else if (st->sync == STORE_SYNC_FULL) {
+        st->stats.synced++;
+    } else {
+        st->stats.unsynced++;
+    }
+}
+
 /* A write succeeded: count it when it was a commit of its own. */
 static void count_commit(store *st)
 {
-    if (st->in_txn)
-        return;
-    if (st->sync == STORE_SYNC_FULL)
-        st->stats.synced++;
-    else
-        st->stats.unsynced++;
+    if (!st->in_txn)
+        committed(st);
+}
+
+uint64_t store_defer_sync(store *st, bool on)
+{
+    uint64_t ticket = st->ticket;
+
+    st->deferring = on;
+    st->ticket = 0;
+    return on ? 0 : ticket;
 }
 
 /* One statement as a write of its own grade: SQLITE_OK or the error. */
@@ -172,8 +197,9 @@ sp_rc store_commit(store *st, sp_err *err)
         rc = store_fail(st, err, code, "cannot commit to " STORE_FILE);
         if (!sqlite3_get_autocommit(st->db))
             (void)store_step(st->stmt[STMT_ROLLBACK]);
+        st->owed = false;
     } else {
-        st->stats.synced++;
+        committed(st);
     }
     st->in_txn = false;
     st->txn_failed = false;
@@ -188,6 +214,7 @@ void store_rollback(store *st)
         (void)store_step(st->stmt[STMT_ROLLBACK]);
     st->in_txn = false;
     st->txn_failed = false;
+    st->owed = false;
 }
 
 /* Start a synced transaction for a write of several statements, unless the
@@ -425,7 +452,7 @@ sp_rc store_put_members(store *st, const char *ns, const char *pool,
     if (code == SQLITE_OK && own)
         code = store_step(st->stmt[STMT_COMMIT]);
     if (code == SQLITE_OK && own)
-        st->stats.synced++;
+        committed(st);
     if (code == SQLITE_OK)
         return SP_OK;
     if (code == SQLITE_CONSTRAINT_FOREIGNKEY) {

@@ -11,8 +11,10 @@
  * Durability comes in two grades, by what a lost write would cost:
  *   - decisions (placements, pool membership), HostPools, pod deletions and
  *     explicit transactions are synced (synchronous=FULL): on disk before
- *     the call returns, so a reservation or a bind the server answered
- *     survives a power cut as well as a kill -9;
+ *     the call returns (or, deferred by store_defer_sync, before
+ *     store_await_sync returns, which the caller waits for before it
+ *     answers), so a reservation or a bind the server answered survives a
+ *     power cut as well as a kill -9;
  *   - pod observations (store_put_pod, one per admitted pod: the hot path of
  *     the webhook) are committed with synchronous=NORMAL: in the WAL, so
  *     they survive the death of the process (kill -9, a crash), but not an
@@ -110,6 +112,23 @@ sp_rc store_delete_pool(store *st, const char *ns, const char *name, sp_err *err
  * free slot). SP_ENOTFOUND when the pool is not stored. */
 sp_rc store_put_members(store *st, const char *ns, const char *pool,
                         const char *const *hosts, size_t n, sp_err *err)
+    __attribute__((warn_unused_result));
+
+/*
+ * Deferred durability, so that the disk's sync overlaps other work (the
+ * extender writes its answer meanwhile). From store_defer_sync(st, true)
+ * to store_defer_sync(st, false), a write that would be synced commits
+ * into the WAL only (it survives kill -9; a full disk is still its error),
+ * and a thread of the store syncs the WAL at once. Turning deferral off
+ * returns a ticket (0: nothing was deferred); store_await_sync returns when
+ * the writes up to that ticket are on disk, or SP_EIO with the cause when
+ * a sync failed, after which writes are synced in place again until the
+ * store is reopened. When the background sync cannot start, writes are
+ * synced in place. store_await_sync, unlike every other call, may run
+ * beside other calls on the same store.
+ */
+uint64_t store_defer_sync(store *st, bool on);
+sp_rc store_await_sync(store *st, uint64_t ticket, sp_err *err)
     __attribute__((warn_unused_result));
 
 /* What the store committed since it was opened, by durability grade (each

@@ -9,11 +9,14 @@
 
 #include <sqlite3.h>
 #include <stdbool.h>
+#include <stdint.h>
 
 #include "store/store.h"
 
 #define STORE_SCHEMA_VERSION 1     /* what this build writes and reads */
 #define STORE_BUSY_TIMEOUT_MS 5000 /* wait for an outside reader's lock */
+
+typedef struct store_syncer store_syncer;
 
 /* The cached statements; their SQL is in store_open.c. */
 typedef enum store_stmt_id {
@@ -53,7 +56,20 @@ struct store {
     bool txn_failed;    /* a write in it failed: only rollback is left */
     store_sync sync;    /* the connection's PRAGMA synchronous now */
     store_stats stats;
+    bool deferring;     /* store_defer_sync: synced writes go to the syncer */
+    bool owed;          /* the write under way was deferred: ask at its commit */
+    uint64_t ticket;    /* the last sync asked for while deferring; 0: none */
+    store_syncer *syncer; /* store_sync.c; NULL until first deferred write */
 };
+
+/* The background sync (store_sync.c). store_syncer_ready: whether a
+ * deferred write may be made now (starts the syncer on first use; false
+ * when it cannot start or a sync failed). store_syncer_ask: a deferred
+ * write committed; its ticket for store_await_sync. store_syncer_stop:
+ * finish the syncs asked for and free the syncer (store_close). */
+bool store_syncer_ready(store *st);
+uint64_t store_syncer_ask(store *st);
+void store_syncer_stop(store *st);
 
 /*
  * Record in err why SQLite said `code` while the store was doing what fmt

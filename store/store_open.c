@@ -496,6 +496,7 @@ void store_close(store *st)
         return;
     if (st->db && !sqlite3_get_autocommit(st->db))
         (void)sqlite3_exec(st->db, "ROLLBACK", NULL, NULL, NULL);
+    store_syncer_stop(st);
     for (int i = 0; i < STMT_COUNT; i++)
         (void)sqlite3_finalize(st->stmt[i]);
     /* Closing the last connection checkpoints the WAL into the database. */

@@ -1197,6 +1197,110 @@ static void t_durability_grades(void)
     shim_remove();
 }
 
+/* Deferred durability: a deferred decision makes no sync in place, its
+ * ticket is synced in the background, and it is in the store after a
+ * reopen; outside the window writes sync in place as before. */
+static void t_deferred_sync(void)
+{
+    char dir[PATH_SIZE];
+    store_placement p = sample_placement("pe1", "n1");
+    store_stats stats;
+    uint64_t ticket;
+    store *st;
+    sp_err err;
+    int mark;
+
+    shim_install();
+    tmpdir_make(dir);
+    st = open_ok(dir);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(st);
+    CU_ASSERT_EQUAL(store_await_sync(st, 0, &err), SP_OK); /* nothing deferred */
+    mark = shim.syncs;
+    CU_ASSERT_EQUAL(store_defer_sync(st, true), 0);
+    put_ok(store_put_placement(st, &p, &err), &err);
+    put_ok(store_put_pool(st, "ns", "pool", "{}", &err), &err);
+    ticket = store_defer_sync(st, false);
+    CU_ASSERT_EQUAL(syncs_since(&mark), 0);
+    CU_ASSERT(ticket > 0);
+    put_ok(store_await_sync(st, ticket, &err), &err);
+    store_get_stats(st, &stats);
+    CU_ASSERT_EQUAL(stats.synced, 2);
+    CU_ASSERT_EQUAL(store_defer_sync(st, true), 0);  /* an empty window */
+    CU_ASSERT_EQUAL(store_defer_sync(st, false), 0);
+    put_ok(store_delete_pool(st, "ns", "pool", &err), &err);
+    CU_ASSERT(syncs_since(&mark) > 0);               /* in place again */
+    store_close(st);
+    st = open_ok(dir);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(st);
+    assert_content(st, "placement ns1/job1/pe1 pod=job1-pe uid=u-1 node=n1 prev=n0 "
+                       "phase=Bound reason=planned at=1700000000 exp=0 n=2\n");
+    store_close(st);
+    rm_rf(dir);
+    shim_remove();
+}
+
+/* The descriptor of this process open read-only on a file whose name ends
+ * in suffix (the syncer's WAL), or -1. */
+static int readonly_fd_of(const char *suffix)
+{
+    for (int fd = 3; fd < 1024; fd++) {
+        char link[64], target[PATH_SIZE];
+        ssize_t n;
+        int flags = fcntl(fd, F_GETFL);
+        if (flags < 0 || (flags & O_ACCMODE) != O_RDONLY)
+            continue;
+        (void)snprintf(link, sizeof(link), "/proc/self/fd/%d", fd);
+        n = readlink(link, target, sizeof(target) - 1);
+        if (n <= 0)
+            continue;
+        target[n] = '\0';
+        if ((size_t)n >= strlen(suffix) && strcmp(target + n - strlen(suffix), suffix) == 0)
+            return fd;
+    }
+    return -1;
+}
+
+/* A background sync that fails reaches the waiter as SP_EIO with its
+ * cause, and later writes are synced in place again. */
+static void t_deferred_sync_fails(void)
+{
+    char dir[PATH_SIZE];
+    store_placement p = sample_placement("pe1", "n1");
+    int pipe_fds[2], wal_fd, mark;
+    uint64_t ticket;
+    store *st;
+    sp_err err;
+
+    shim_install();
+    tmpdir_make(dir);
+    st = open_ok(dir);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(st);
+    (void)store_defer_sync(st, true);
+    put_ok(store_put_placement(st, &p, &err), &err);
+    put_ok(store_await_sync(st, store_defer_sync(st, false), &err), &err);
+    wal_fd = readonly_fd_of(STORE_FILE "-wal");
+    CU_ASSERT_FATAL(wal_fd >= 0);
+    CU_ASSERT_EQUAL_FATAL(pipe(pipe_fds), 0);
+    CU_ASSERT_FATAL(dup2(pipe_fds[0], wal_fd) == wal_fd); /* fdatasync: EINVAL */
+    (void)store_defer_sync(st, true);
+    p.node = "n2";
+    put_ok(store_put_placement(st, &p, &err), &err);
+    ticket = store_defer_sync(st, false);
+    CU_ASSERT_EQUAL(store_await_sync(st, ticket, &err), SP_EIO);
+    SP_ASSERT_CONTAINS(err.msg, "cannot sync " STORE_FILE "-wal to disk");
+    mark = shim.syncs;
+    (void)store_defer_sync(st, true);
+    p.node = "n3";
+    put_ok(store_put_placement(st, &p, &err), &err);
+    CU_ASSERT_EQUAL(store_defer_sync(st, false), 0);
+    CU_ASSERT(syncs_since(&mark) > 0);
+    store_close(st);
+    (void)close(pipe_fds[0]);
+    (void)close(pipe_fds[1]);
+    rm_rf(dir);
+    shim_remove();
+}
+
 /* ------------------------------------------------------------------------ */
 /* A real read-only file system and a real full one (root only)               */
 /* ------------------------------------------------------------------------ */
@@ -1633,6 +1737,8 @@ int main(void)
         SP_TEST(t_full_disk),
         SP_TEST(t_failing_sync),
         SP_TEST(t_durability_grades),
+        SP_TEST(t_deferred_sync),
+        SP_TEST(t_deferred_sync_fails),
         SP_TEST(t_real_file_systems),
         SP_TEST(t_concurrent_open),
         SP_TEST(t_crash_mid_write),
