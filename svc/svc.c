@@ -1103,6 +1103,16 @@ sp_rc svc_metrics_write(svc *c, sp_buf *out)
 /* The standalone sink: the embedded store                                    */
 /* ------------------------------------------------------------------------ */
 
+uint64_t svc_defer_sync(svc *c, bool on)
+{
+    return c->db ? store_defer_sync(c->db, on) : 0;
+}
+
+sp_rc svc_await_sync(svc *c, uint64_t ticket, sp_err *err)
+{
+    return c->db ? store_await_sync(c->db, ticket, err) : SP_OK;
+}
+
 static sp_rc store_sink_placement(void *ctx, const store_placement *p, sp_err *err)
 {
     return store_put_placement(((svc *)ctx)->db, p, err);
