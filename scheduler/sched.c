@@ -413,7 +413,6 @@ sp_rc sched_filter(svc *c, const char *body, size_t len, srv_response *resp)
     place_reason *v = NULL;
     bool *pass = NULL;
     sp_buf result;
-    uint64_t ticket = 0;
     sp_rc rc = parse_args(body, len, &a, &err);
 
     if (rc) {
@@ -436,15 +435,13 @@ sp_rc sched_filter(svc *c, const char *body, size_t len, srv_response *resp)
     for (size_t i = 0; !rc && pe == PLACE_NONE && i < a.n; i++)
         pass[i] = true; /* not a PE of ours: every node it was offered */
     if (!rc && pe != PLACE_NONE) {
-        (void)svc_defer_sync(c, true);
+        svc_defer_sync(c, true); /* a reservation: synced before its bind acts */
         rc = filter_pe(c, pe, idx, a.n, pass, v, &err);
-        ticket = svc_defer_sync(c, false);
+        svc_defer_sync(c, false);
     }
     if (!rc)
         rc = filter_result(c, &a, pass, v, &result);
     svc_unlock(c);
-    if (!rc) /* the decision is on disk before the answer that tells it */
-        rc = svc_await_sync(c, ticket, &err);
     sp_free(idx);
     sp_free(v);
     sp_free(pass);

@@ -76,13 +76,13 @@ static int use_sync(store *st, store_sync sync)
 }
 
 /* A commit succeeded: count it by its grade; a deferred one asks for its
- * sync. */
+ * background sync. */
 static void committed(store *st)
 {
     if (st->owed) {
-        st->ticket = store_syncer_ask(st);
+        store_syncer_ask(st);
         st->owed = false;
-        st->stats.synced++;
+        st->stats.deferred++;
     } else if (st->sync == STORE_SYNC_FULL) {
         st->stats.synced++;
     } else {
@@ -97,13 +97,9 @@ static void count_commit(store *st)
         committed(st);
 }
 
-uint64_t store_defer_sync(store *st, bool on)
+void store_defer_sync(store *st, bool on)
 {
-    uint64_t ticket = st->ticket;
-
     st->deferring = on;
-    st->ticket = 0;
-    return on ? 0 : ticket;
 }
 
 /* One statement as a write of its own grade: SQLITE_OK or the error. */
@@ -121,7 +117,7 @@ static int write_one(store *st, store_sync sync, store_stmt_id id, const char *c
 
 void store_get_stats(const store *st, store_stats *out)
 {
-    *out = st ? st->stats : (store_stats){ 0, 0 };
+    *out = st ? st->stats : (store_stats){ 0, 0, 0 };
 }
 
 /* End whatever transaction SQLite left open, so that the database is as it

@@ -11,10 +11,10 @@
  * Durability comes in two grades, by what a lost write would cost:
  *   - decisions (placements, pool membership), HostPools, pod deletions and
  *     explicit transactions are synced (synchronous=FULL): on disk before
- *     the call returns (or, deferred by store_defer_sync, before
- *     store_await_sync returns, which the caller waits for before it
- *     answers), so a reservation or a bind the server answered survives a
- *     power cut as well as a kill -9;
+ *     the call returns, so a bind the server answered survives a power
+ *     cut as well as a kill -9; reservations are synced in the background
+ *     (store_defer_sync): on disk within a sync's time of the answer, and
+ *     always before the bind that acts on them;
  *   - pod observations (store_put_pod, one per admitted pod: the hot path of
  *     the webhook) are committed with synchronous=NORMAL: in the WAL, so
  *     they survive the death of the process (kill -9, a crash), but not an
@@ -115,27 +115,26 @@ sp_rc store_put_members(store *st, const char *ns, const char *pool,
     __attribute__((warn_unused_result));
 
 /*
- * Deferred durability, so that the disk's sync overlaps other work (the
- * extender writes its answer meanwhile). From store_defer_sync(st, true)
- * to store_defer_sync(st, false), a write that would be synced commits
- * into the WAL only (it survives kill -9; a full disk is still its error),
- * and a thread of the store syncs the WAL at once. Turning deferral off
- * returns a ticket (0: nothing was deferred); store_await_sync returns when
- * the writes up to that ticket are on disk, or SP_EIO with the cause when
- * a sync failed, after which writes are synced in place again until the
- * store is reopened. When the background sync cannot start, writes are
- * synced in place. store_await_sync, unlike every other call, may run
- * beside other calls on the same store.
+ * Deferred durability, for decisions that nothing acts on yet. From
+ * store_defer_sync(st, true) to store_defer_sync(st, false), a write that
+ * would be synced commits into the WAL only (it survives kill -9; a full
+ * disk is still its error) and wakes a thread of the store that syncs the
+ * WAL at once, beside the caller; any later synced write covers it too.
+ * The extender defers its reservations this way: the bind that acts on a
+ * reservation is a synced write, so a reservation is on disk before it is
+ * acted on, as the PEPlacement is in a cluster. A failed background sync
+ * is logged, and deferring stops until the store is reopened (writes are
+ * synced in place again, each with its own error). When the background
+ * sync cannot start, writes are synced in place.
  */
-uint64_t store_defer_sync(store *st, bool on);
-sp_rc store_await_sync(store *st, uint64_t ticket, sp_err *err)
-    __attribute__((warn_unused_result));
+void store_defer_sync(store *st, bool on);
 
 /* What the store committed since it was opened, by durability grade (each
  * write outside store_begin is one commit; store_commit is one synced). */
 typedef struct store_stats {
     uint64_t synced;     /* synchronous=FULL: decisions and the like */
     uint64_t unsynced;   /* synchronous=NORMAL: pod observations */
+    uint64_t deferred;   /* synced in the background (store_defer_sync) */
 } store_stats;
 
 void store_get_stats(const store *st, store_stats *out);

@@ -58,17 +58,16 @@ struct store {
     store_stats stats;
     bool deferring;     /* store_defer_sync: synced writes go to the syncer */
     bool owed;          /* the write under way was deferred: ask at its commit */
-    uint64_t ticket;    /* the last sync asked for while deferring; 0: none */
     store_syncer *syncer; /* store_sync.c; NULL until first deferred write */
 };
 
 /* The background sync (store_sync.c). store_syncer_ready: whether a
  * deferred write may be made now (starts the syncer on first use; false
  * when it cannot start or a sync failed). store_syncer_ask: a deferred
- * write committed; its ticket for store_await_sync. store_syncer_stop:
- * finish the syncs asked for and free the syncer (store_close). */
+ * write committed: sync it. store_syncer_stop: finish the syncs asked for
+ * and free the syncer (store_close). */
 bool store_syncer_ready(store *st);
-uint64_t store_syncer_ask(store *st);
+void store_syncer_ask(store *st);
 void store_syncer_stop(store *st);
 
 /*

@@ -1,14 +1,12 @@
 /*
  * The background sync of the embedded store (store_defer_sync in store.h).
  * While deferring, a write that would be synced commits into the WAL
- * without waiting for the disk, and asks a thread of its own to fdatasync
- * the WAL file (through a descriptor of its own: a sync is per file, not
- * per descriptor). Writes and syncs are counted: a waiter waits until the
- * syncs have covered every write made before it. A failed sync is reported
- * to every waiter whose writes it may have covered (conservatively: also to
- * one that wakes late after an earlier sync had covered it), and deferring
- * stops until the store is reopened: later writes are synced by SQLite
- * itself again, each with its own error.
+ * without waiting for the disk, and wakes a thread of the store that
+ * fdatasyncs the WAL file at once (through a descriptor of its own: a sync
+ * is per file, not per descriptor); syncs asked for while one runs are
+ * covered by the next. A failed sync is logged, and deferring stops until
+ * the store is reopened: writes are then synced by SQLite in place again,
+ * each with its own error.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -19,17 +17,17 @@
 
 #include "store/store_internal.h"
 #include "util/sp_alloc.h"
+#include "util/sp_log.h"
 
 struct store_syncer {
     pthread_mutex_t mu;
-    pthread_cond_t cv;   /* asked moved (for the thread), synced moved (for waiters) */
+    pthread_cond_t cv;   /* asked moved, or stop */
     pthread_t thread;
     int wal_fd;          /* the WAL file, read-only */
     bool stop;
+    bool failed;         /* a sync failed: no more deferring */
     uint64_t asked;      /* deferred commits so far */
     uint64_t synced;     /* of those, how many a finished sync covered */
-    uint64_t failed;     /* the last count a failed sync covered; 0: none */
-    int failed_errno;
 };
 
 static void *sync_loop(void *arg)
@@ -47,13 +45,12 @@ static void *sync_loop(void *arg)
         target = sy->asked;
         pthread_mutex_unlock(&sy->mu);
         e = fdatasync(sy->wal_fd) ? errno : 0;
+        if (e)
+            sp_log(SP_LOG_ERROR, "store_sync_failed", "file", STORE_FILE "-wal", "error",
+                   strerror(e), "effect", "decisions are synced in place from now on", NULL);
         pthread_mutex_lock(&sy->mu);
-        if (e) {
-            sy->failed = target;
-            sy->failed_errno = e;
-        }
+        sy->failed = sy->failed || e;
         sy->synced = target;
-        pthread_cond_broadcast(&sy->cv);
     }
     pthread_mutex_unlock(&sy->mu);
     return NULL;
@@ -97,40 +94,19 @@ bool store_syncer_ready(store *st)
     if (!st->syncer)
         return start(st);
     pthread_mutex_lock(&st->syncer->mu);
-    failed = st->syncer->failed != 0;
+    failed = st->syncer->failed;
     pthread_mutex_unlock(&st->syncer->mu);
     return !failed;
 }
 
-uint64_t store_syncer_ask(store *st)
+void store_syncer_ask(store *st)
 {
     store_syncer *sy = st->syncer;
-    uint64_t ticket;
 
     pthread_mutex_lock(&sy->mu);
-    ticket = ++sy->asked;
-    pthread_cond_broadcast(&sy->cv);
+    sy->asked++;
+    pthread_cond_signal(&sy->cv);
     pthread_mutex_unlock(&sy->mu);
-    return ticket;
-}
-
-sp_rc store_await_sync(store *st, uint64_t ticket, sp_err *err)
-{
-    store_syncer *sy = st ? st->syncer : NULL;
-    int e = 0;
-
-    if (!sy || !ticket)
-        return SP_OK;
-    pthread_mutex_lock(&sy->mu);
-    while (sy->synced < ticket)
-        pthread_cond_wait(&sy->cv, &sy->mu);
-    if (sy->failed >= ticket)
-        e = sy->failed_errno;
-    pthread_mutex_unlock(&sy->mu);
-    return e ? store_fail_errno(st, err, e, "cannot sync %s-wal to disk: decisions "
-                                "written since the last sync may not survive a power cut",
-                                STORE_FILE)
-             : SP_OK;
 }
 
 void store_syncer_stop(store *st)
@@ -141,7 +117,7 @@ void store_syncer_stop(store *st)
         return;
     pthread_mutex_lock(&sy->mu);
     sy->stop = true;
-    pthread_cond_broadcast(&sy->cv);
+    pthread_cond_signal(&sy->cv);
     pthread_mutex_unlock(&sy->mu);
     pthread_join(sy->thread, NULL);
     (void)close(sy->wal_fd);

@@ -1091,11 +1091,15 @@ sp_rc svc_metrics_write(svc *c, sp_buf *out)
                                 "streams_placer_placements %zu\n", reserved, placements);
     if (!rc && c->db)
         rc = sp_buf_printf(out, "# HELP streams_placer_store_commits_total Commits to the embedded store: "
-                                "synced (decisions) or left in the WAL (pod observations).\n"
+                                "synced (decisions), synced in the background (reservations) or "
+                                "left in the WAL (pod observations).\n"
                                 "# TYPE streams_placer_store_commits_total counter\n"
                                 "streams_placer_store_commits_total{durability=\"synced\"} %llu\n"
+                                "streams_placer_store_commits_total{durability=\"deferred\"} %llu\n"
                                 "streams_placer_store_commits_total{durability=\"unsynced\"} %llu\n",
-                           (unsigned long long)commits.synced, (unsigned long long)commits.unsynced);
+                           (unsigned long long)commits.synced,
+                           (unsigned long long)commits.deferred,
+                           (unsigned long long)commits.unsynced);
     return rc;
 }
 
@@ -1103,14 +1107,10 @@ sp_rc svc_metrics_write(svc *c, sp_buf *out)
 /* The standalone sink: the embedded store                                    */
 /* ------------------------------------------------------------------------ */
 
-uint64_t svc_defer_sync(svc *c, bool on)
+void svc_defer_sync(svc *c, bool on)
 {
-    return c->db ? store_defer_sync(c->db, on) : 0;
-}
-
-sp_rc svc_await_sync(svc *c, uint64_t ticket, sp_err *err)
-{
-    return c->db ? store_await_sync(c->db, ticket, err) : SP_OK;
+    if (c->db)
+        store_defer_sync(c->db, on);
 }
 
 static sp_rc store_sink_placement(void *ctx, const store_placement *p, sp_err *err)

@@ -178,18 +178,12 @@ sp_rc svc_bind_unmanaged(svc *c, const char *ns, const char *pod, const char *ui
 sp_rc svc_save_pools(svc *c, sp_err *err) __attribute__((warn_unused_result));
 
 /*
- * Overlap a decision's sync with other work (standalone; in a cluster a
- * decision is an API write and these change nothing). Decisions recorded
- * between svc_defer_sync(c, true) and svc_defer_sync(c, false), both under
- * the lock, are applied once in the store's WAL, and synced in the
- * background (store_defer_sync); the second call returns a ticket, and
- * svc_await_sync (with or without the lock) returns once they are on disk:
- * call it before answering with them. SP_EIO with the cause when the sync
- * failed.
+ * Decisions recorded between svc_defer_sync(c, true) and (c, false), under
+ * the lock, are synced in the background (store_defer_sync): the extender's
+ * reservations, which nothing acts on before their bind, a synced write.
+ * In a cluster a decision is an API write and this changes nothing.
  */
-uint64_t svc_defer_sync(svc *c, bool on);
-sp_rc svc_await_sync(svc *c, uint64_t ticket, sp_err *err)
-    __attribute__((warn_unused_result));
+void svc_defer_sync(svc *c, bool on);
 
 /* Count a refusal by reason code, and an admission answer. */
 void svc_count_rejection(svc *c, place_reason_code code);
