@@ -204,6 +204,27 @@ static void t_buf_json_string(void)
     sp_buf_free(&b);
 }
 
+/* Room made at once holds what is appended after, without moving. */
+static void t_buf_reserve(void)
+{
+    sp_buf b;
+    const char *data;
+
+    sp_buf_init(&b, 1000);
+    CU_ASSERT_EQUAL(sp_buf_reserve(&b, 1001), SP_ELIMIT);
+    CU_ASSERT_PTR_NULL(b.data);
+    CU_ASSERT_EQUAL(sp_buf_reserve(&b, 1000), SP_OK);
+    CU_ASSERT_EQUAL(b.len, 0);
+    CU_ASSERT_TRUE(b.cap >= 1001);
+    data = b.data;
+    for (int i = 0; i < 100; i++)
+        CU_ASSERT_EQUAL(sp_buf_append(&b, "0123456789", 10), SP_OK);
+    CU_ASSERT_PTR_EQUAL(b.data, data);
+    CU_ASSERT_EQUAL(b.len, 1000);
+    CU_ASSERT_EQUAL(sp_buf_reserve(&b, 1), SP_ELIMIT);
+    sp_buf_free(&b);
+}
+
 static void t_buf_growth(void)
 {
     sp_buf b;
@@ -1132,6 +1153,7 @@ static const sp_test tests[] = {
     SP_TEST(t_buf_json_string),
     SP_TEST(t_stop_nap),
     SP_TEST(t_buf_growth),
+    SP_TEST(t_buf_reserve),
     SP_TEST(t_buf_take),
     SP_TEST(t_buf_reset),
     SP_TEST(t_map_basic),

@@ -17,8 +17,7 @@ void sp_buf_init(sp_buf *b, size_t max)
     b->max = max;
 }
 
-/* Make room for `extra` more bytes plus the NUL. */
-static sp_rc reserve(sp_buf *b, size_t extra)
+sp_rc sp_buf_reserve(sp_buf *b, size_t extra)
 {
     size_t need;
 
@@ -34,7 +33,7 @@ static sp_rc reserve(sp_buf *b, size_t extra)
 
 sp_rc sp_buf_append(sp_buf *b, const void *data, size_t len)
 {
-    sp_rc rc = reserve(b, len);
+    sp_rc rc = sp_buf_reserve(b, len);
 
     if (rc)
         return rc;
@@ -77,7 +76,7 @@ sp_rc sp_buf_printf(sp_buf *b, const char *fmt, ...)
         b->data[b->len] = '\0';
     if (n < 0)
         return SP_EINVAL;
-    rc = reserve(b, (size_t)n);
+    rc = sp_buf_reserve(b, (size_t)n);
     if (rc)
         return rc;
     va_start(ap, fmt);
@@ -121,7 +120,7 @@ sp_rc sp_buf_json_string(sp_buf *b, const char *s)
     sp_rc rc;
 
     if (!s[plain]) { /* nothing to escape, as in almost every name: one copy */
-        rc = reserve(b, plain + 2);
+        rc = sp_buf_reserve(b, plain + 2);
         if (rc)
             return rc;
         b->data[b->len] = '"';

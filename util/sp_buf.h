@@ -21,6 +21,10 @@ typedef struct sp_buf {
 /* Prepare an empty buffer that will refuse to hold more than max bytes. */
 void sp_buf_init(sp_buf *b, size_t max);
 
+/* Make room for extra more bytes (and the NUL) at once, when their number
+ * is known or can be guessed. SP_ELIMIT over the cap, SP_ENOMEM. */
+sp_rc sp_buf_reserve(sp_buf *b, size_t extra) __attribute__((warn_unused_result));
+
 /* Append len bytes. SP_ELIMIT over the cap, SP_ENOMEM; b is unchanged then. */
 sp_rc sp_buf_append(sp_buf *b, const void *data, size_t len)
     __attribute__((warn_unused_result));
