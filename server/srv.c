@@ -23,6 +23,8 @@
 #include "util/sp_log.h"
 #include "util/sp_str.h"
 
+#define PRESIZE_MAX (1u << 20) /* bytes of body buffer made from Content-Length */
+
 /* A refused body up to this size is read and dropped before the answer, so
  * that the client, still sending, reads the 413 instead of a reset; a
  * larger one is answered at once and the connection closed. */
@@ -317,8 +319,9 @@ static enum MHD_Result check_head(request *rq, struct MHD_Connection *c, const c
     if (s->routes[rq->route].json && !is_json(ctype))
         return answer_error(rq, c, 415, "the body must be application/json", NULL);
     sp_buf_init(&rq->body, body_cap(s, rq->route));
-    if (clen && !sp_parse_int64(clen, 0, INT64_MAX, &declared) &&
-        (uint64_t)declared > body_cap(s, rq->route)) {
+    if (!clen || sp_parse_int64(clen, 0, INT64_MAX, &declared))
+        declared = 0; /* none, or none MHD would have let through */
+    if ((uint64_t)declared > body_cap(s, rq->route)) {
         if ((uint64_t)declared <= DISCARD_MAX) {
             rq->too_big = true;
             return MHD_YES;
@@ -328,6 +331,11 @@ static enum MHD_Result check_head(request *rq, struct MHD_Connection *c, const c
             msg[0] = '\0';
         return answer_error(rq, c, 413, msg, NULL);
     }
+    /* room for the declared body at once (what a client only declares
+     * reserves at most PRESIZE_MAX); failing here is failing later */
+    if (declared > 0)
+        (void)!sp_buf_reserve(&rq->body, (size_t)declared < PRESIZE_MAX ? (size_t)declared
+                                                                       : PRESIZE_MAX);
     return MHD_YES;
 }
 
