@@ -489,10 +489,11 @@ sp_rc svc_expire(svc *c, sp_err *err)
         reason[0] = '\0';
     for (size_t i = c->n_reserved; i-- > 0 && !rc;) {
         record *r = &c->recs[c->reserved[i]];
-        int32_t pe = r->uid ? place_state_find_pe(c->st, r->uid) : PLACE_NONE;
+        int32_t pe;
         place_pe_info info;
         if (r->expires_at > now)
-            continue;
+            continue; /* most of them: no lookup (every filter call runs this) */
+        pe = r->uid ? place_state_find_pe(c->st, r->uid) : PLACE_NONE;
         if (pe != PLACE_NONE) {
             place_pe_get(c->st, pe, &info);
             if (info.phase == PLACE_BOUND) {
