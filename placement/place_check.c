@@ -995,7 +995,7 @@ sp_rc pl_group_place(place_state *st, pl_group *g, int32_t node, place_phase ph,
         if (!movable(p))
             continue;
         if (p->node == node)
-            p->phase = ph;
+            pl_pe_set_phase(st, g->pes[i], ph);
         else
             rc = pl_pe_assign(st, g->pes[i], node, ph);
     }

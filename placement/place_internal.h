@@ -70,6 +70,8 @@ typedef struct pl_job {
     int32_t *pes;               /* live PEs of the job */
     size_t n_pes, cap_pes;
     int32_t pe_count;           /* the largest job-pe-count declared */
+    size_t n_movable;           /* of pes[], how many are PENDING or PLANNED
+                                   (pl_pe_set_phase keeps it) */
 } pl_job;
 
 typedef struct pl_pe {
@@ -96,6 +98,7 @@ typedef struct pl_pe {
     int32_t node;               /* PLACE_NONE when pending */
     size_t node_pos;            /* position in the node's pes[] */
     size_t job_pos;             /* position in the job's pes[] */
+    bool in_job;                /* in its job's pes[] (counted in n_movable) */
     int32_t previous_node;      /* node-name id (st->names), or NONE */
     int32_t sticky_node;        /* node-name id a former plan chose, or NONE */
 } pl_pe;
@@ -219,6 +222,10 @@ int32_t pl_exloc_count_on(const place_state *st, int32_t job, int32_t exid,
 
 /* The node a names id refers to, or PLACE_NONE. */
 int32_t pl_node_of_name(const place_state *st, int32_t name_id);
+
+/* Set a PE's phase; every phase change goes through here, so that its
+ * job's count of movable (PENDING or PLANNED) PEs stays right. */
+void pl_pe_set_phase(place_state *st, int32_t pe, place_phase ph);
 
 /* Put a PE on a node (phase >= PLANNED) / take it off, keeping every counter
  * right. pl_pe_unassign leaves phase PENDING. */

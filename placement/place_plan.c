@@ -468,16 +468,6 @@ sp_rc place_plan_job(place_state *st, int32_t pe, const place_plan_opts *opts,
     return finish(plan_jobs(st, &job, 1, opts, out ? plan : NULL), plan, out);
 }
 
-static bool job_has_movable(const place_state *st, const pl_job *j)
-{
-    for (size_t i = 0; i < j->n_pes; i++) {
-        place_phase ph = st->pes[j->pes[i]].phase;
-        if (ph == PLACE_PENDING || ph == PLACE_PLANNED)
-            return true;
-    }
-    return false;
-}
-
 static int cmp_job_keys(const void *a, const void *b)
 {
     return strcmp(*(const char *const *)a, *(const char *const *)b);
@@ -494,7 +484,7 @@ sp_rc place_plan_all(place_state *st, const place_plan_opts *opts, place_plan **
     if (out)
         *out = NULL;
     for (size_t i = 0; i < st->n_jobs && !rc; i++)
-        if (st->jobs[i].alive && job_has_movable(st, &st->jobs[i]))
+        if (st->jobs[i].alive && st->jobs[i].n_movable) /* O(1): every filter call scans all jobs */
             keys[n++] = sp_intern_str(&st->strs, st->jobs[i].key);
     if (!rc && n)
         qsort(keys, n, sizeof(*keys), cmp_job_keys);

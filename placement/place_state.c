@@ -1044,6 +1044,24 @@ static void job_release_slot(place_state *st, int32_t job)
     st->free_jobs[st->n_free_jobs++] = job;
 }
 
+static bool movable_phase(place_phase ph)
+{
+    return ph == PLACE_PENDING || ph == PLACE_PLANNED;
+}
+
+void pl_pe_set_phase(place_state *st, int32_t pe, place_phase ph)
+{
+    pl_pe *p = &st->pes[pe];
+
+    if (p->in_job && movable_phase(p->phase) != movable_phase(ph)) {
+        if (movable_phase(ph))
+            st->jobs[p->job].n_movable++;
+        else
+            st->jobs[p->job].n_movable--;
+    }
+    p->phase = ph;
+}
+
 static sp_rc job_add_pe(place_state *st, int32_t job, int32_t pe)
 {
     pl_job *j = &st->jobs[job];
@@ -1051,6 +1069,8 @@ static sp_rc job_add_pe(place_state *st, int32_t job, int32_t pe)
     if (sp_grow(&j->pes, &j->cap_pes, j->n_pes + 1, sizeof(*j->pes)))
         return SP_ENOMEM;
     st->pes[pe].job_pos = j->n_pes;
+    st->pes[pe].in_job = true;
+    j->n_movable += movable_phase(st->pes[pe].phase);
     j->pes[j->n_pes++] = pe;
     return SP_OK;
 }
@@ -1060,6 +1080,8 @@ static void job_remove_pe(place_state *st, int32_t job, int32_t pe)
     pl_job *j = &st->jobs[job];
     size_t pos = st->pes[pe].job_pos;
 
+    j->n_movable -= movable_phase(st->pes[pe].phase);
+    st->pes[pe].in_job = false;
     j->pes[pos] = j->pes[--j->n_pes];
     st->pes[j->pes[pos]].job_pos = pos;
 }
@@ -1112,7 +1134,7 @@ sp_rc pl_pe_assign(place_state *st, int32_t pe, int32_t node, place_phase ph)
     n->n_isolated += p->isolation;
     resources_add(&n->used, &p->req, +1);
     p->node = node;
-    p->phase = ph;
+    pl_pe_set_phase(st, pe, ph);
     return SP_OK;
 }
 
@@ -1122,7 +1144,7 @@ void pl_pe_unassign(place_state *st, int32_t pe)
     pl_node *n;
 
     if (p->node == PLACE_NONE) {
-        p->phase = PLACE_PENDING;
+        pl_pe_set_phase(st, pe, PLACE_PENDING);
         return;
     }
     n = &st->nodes[p->node];
@@ -1133,7 +1155,7 @@ void pl_pe_unassign(place_state *st, int32_t pe)
     n->n_isolated -= p->isolation;
     resources_add(&n->used, &p->req, -1);
     p->node = PLACE_NONE;
-    p->phase = PLACE_PENDING;
+    pl_pe_set_phase(st, pe, PLACE_PENDING);
 }
 
 static sp_rc commit(place_state *st, int32_t pe, int32_t node, place_phase ph)
@@ -1141,7 +1163,7 @@ static sp_rc commit(place_state *st, int32_t pe, int32_t node, place_phase ph)
     if (!pe_index_valid(st, pe) || node < 0 || (size_t)node >= st->n_nodes)
         return SP_EINVAL;
     if (st->pes[pe].node == node) {
-        st->pes[pe].phase = ph;
+        pl_pe_set_phase(st, pe, ph);
         return SP_OK;
     }
     return pl_pe_assign(st, pe, node, ph);

@@ -315,6 +315,40 @@ static void test_plan_without_outcome_places(void)
     place_state_free(st);
 }
 
+/* place_plan_all plans only jobs with PEs to place (a count per job kept
+ * through every phase change): a job whose PEs are all committed is left
+ * alone, and one becomes plannable again when a PE of it is pending again,
+ * whichever way it got there. */
+static void test_plan_all_finds_every_movable_job(void)
+{
+    place_state *st = t_state(PLACE_ISOLATION_CLUSTER);
+    place_plan_opts opts = { .seed = 1 };
+    int32_t a0, a1, b0, node;
+    char a0_node[32];
+
+    t_node(st, "n1", "", 4000, 8 * GI);
+    t_node(st, "n2", "", 4000, 8 * GI);
+    a0 = t_pe(st, "jobA", "0", NULL, NULL);
+    a1 = t_pe(st, "jobA", "1", "exloc=x", NULL);
+    b0 = t_pe(st, "jobB", "0", NULL, "n2");          /* bound already */
+    CU_ASSERT_EQUAL(place_plan_all(st, &opts, NULL), SP_OK);
+    CU_ASSERT_NOT_EQUAL(strcmp(t_node_of(st, a0), "-"), 0);
+    CU_ASSERT_NOT_EQUAL(strcmp(t_node_of(st, a1), "-"), 0);
+    snprintf(a0_node, sizeof(a0_node), "%s", t_node_of(st, a0));
+    node = place_state_find_node(st, a0_node);
+    CU_ASSERT_EQUAL(place_state_reserve(st, a0, node), SP_OK);
+    CU_ASSERT_EQUAL(place_state_bind(st, a0, node), SP_OK);
+    node = place_state_find_node(st, t_node_of(st, a1));
+    CU_ASSERT_EQUAL(place_state_bind(st, a1, node), SP_OK);
+    CU_ASSERT_EQUAL(place_state_remove_pod(st, "uid-jobB-0"), SP_OK);
+    b0 = t_pe(st, "jobB", "0", NULL, NULL);          /* back, pending */
+    SP_ASSERT_STR(t_node_of(st, b0), "-");
+    CU_ASSERT_EQUAL(place_plan_all(st, &opts, NULL), SP_OK);
+    CU_ASSERT_NOT_EQUAL(strcmp(t_node_of(st, b0), "-"), 0);
+    SP_ASSERT_STR(t_node_of(st, a0), a0_node);         /* committed: untouched */
+    place_state_free(st);
+}
+
 static void test_isolated_pe_gets_an_empty_node(void)
 {
     place_state *st = t_state(PLACE_ISOLATION_CLUSTER);
@@ -557,6 +591,7 @@ static const sp_test tests[] = {
     SP_TEST(test_tainted_node_is_found_by_a_tolerating_pe),
     SP_TEST(test_pools_alike_follow_a_node_losing_its_tag),
     SP_TEST(test_plan_without_outcome_places),
+    SP_TEST(test_plan_all_finds_every_movable_job),
     SP_TEST(test_isolated_pe_gets_an_empty_node),
     SP_TEST(test_plan_follows_placed_mates),
     SP_TEST(test_unplaceable_pe_is_explained_node_by_node),
