@@ -46,7 +46,7 @@ typedef struct app_config {
     srv_limits limits;        /* 0 anywhere: the server's default */
     size_t max_extender_body; /* body cap of the /scheduler/ routes: a NodeList of every
                                * node can be megabytes; 0: APP_DEFAULT_MAX_EXTENDER_BODY */
-    unsigned threads;         /* 0: one per CPU */
+    unsigned threads;         /* 0: a thread per connection; N: a pool of N */
     bool cluster;             /* state from a Kubernetes API server */
     kapi_config api;          /* how to reach it (cluster mode) */
     rec_config rec;           /* leader election (cluster mode; api is set here) */

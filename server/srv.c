@@ -493,13 +493,6 @@ static sp_rc parse_address(const char *text, uint16_t port, struct sockaddr_stor
                       "listen address \"%s\" is not a numeric IPv4 or IPv6 address", text);
 }
 
-static unsigned cpu_count(void)
-{
-    long n = sysconf(_SC_NPROCESSORS_ONLN);
-
-    return n > 0 && n < 256 ? (unsigned)n : 2;
-}
-
 static void on_connection(void *cls, struct MHD_Connection *c, void **socket_context,
                           enum MHD_ConnectionNotificationCode code)
 {
@@ -509,11 +502,18 @@ static void on_connection(void *cls, struct MHD_Connection *c, void **socket_con
         srv_tls_on_connection(s->tls, c, socket_context);
 }
 
+/*
+ * A thread per connection by default, so that the kernel spreads the
+ * connections' work over the CPUs. The threads of a fixed pool (cfg->threads)
+ * take connections in accept races, and a burst of them can all land on one
+ * thread: wrk's 16 connections did, and the server used one CPU of two.
+ */
 static struct MHD_Daemon *start_daemon(srv *s, const srv_config *cfg,
                                        const struct sockaddr_storage *addr, bool v6)
 {
-    unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ITC |
-                     MHD_USE_ERROR_LOG | (v6 ? MHD_USE_IPv6 : 0) | (s->tls ? MHD_USE_TLS : 0);
+    unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ITC | MHD_USE_ERROR_LOG |
+                     (cfg->threads ? MHD_USE_EPOLL : MHD_USE_THREAD_PER_CONNECTION | MHD_USE_POLL) |
+                     (v6 ? MHD_USE_IPv6 : 0) | (s->tls ? MHD_USE_TLS : 0);
     struct MHD_OptionItem tls[] = {
         { MHD_OPTION_HTTPS_CERT_CALLBACK, 0, (void *)(uintptr_t)srv_tls_retrieve },
         { MHD_OPTION_HTTPS_PRIORITIES, 0, (void *)(uintptr_t)TLS_PRIORITIES },
@@ -526,7 +526,7 @@ static struct MHD_Daemon *start_daemon(srv *s, const srv_config *cfg,
         flags, 0, NULL, NULL, on_request, s,
         MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, s,
         MHD_OPTION_SOCK_ADDR, (const struct sockaddr *)addr,
-        MHD_OPTION_THREAD_POOL_SIZE, cfg->threads ? cfg->threads : cpu_count(),
+        MHD_OPTION_THREAD_POOL_SIZE, cfg->threads, /* 0: no pool */
         MHD_OPTION_CONNECTION_LIMIT, cfg->limits.conn_limit ? cfg->limits.conn_limit : SRV_DEFAULT_CONN_LIMIT,
         MHD_OPTION_PER_IP_CONNECTION_LIMIT,
         cfg->limits.per_ip_limit ? cfg->limits.per_ip_limit : SRV_DEFAULT_PER_IP_LIMIT,

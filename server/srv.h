@@ -78,7 +78,7 @@ typedef struct srv_config {
     const char *key_pem;       /*   NULL only for a plaintext listener */
     const char *client_ca_pem; /* NULL: any client; else callers must present a
                                 * certificate this CA (PEM bundle) signed */
-    unsigned threads;          /* 0: one per CPU */
+    unsigned threads;          /* 0: a thread per connection; N: a pool of N */
     srv_limits limits;
 } srv_config;
 

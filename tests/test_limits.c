@@ -7,7 +7,9 @@
  * another address still gets in), and the idle timeout: a
  * slow-loris client that connects and stalls is cut off, and while it
  * stalls a one-thread server goes on answering others (it holds no thread).
- * A plaintext client on the TLS port gets no answer.
+ * A plaintext client on the TLS port gets no answer. The server runs with a
+ * thread per connection (its default) in some tests and a fixed pool in
+ * the others.
  */
 #include <arpa/inet.h>
 #include <curl/curl.h>
@@ -142,7 +144,7 @@ static void test_each_route_has_its_body_cap(void)
 {
     srv_limits limits = { .max_body = 8192 };
     char body[4096];
-    srv *s = start(&limits, 2);
+    srv *s = start(&limits, 0); /* a thread per connection */
 
     memset(body, 'x', sizeof(body) - 1);
     body[sizeof(body) - 1] = '\0';
@@ -156,7 +158,7 @@ static void test_request_line_and_headers_are_capped(void)
 {
     srv_limits limits = { .max_header = 8192 };
     char path[12000], header[12000];
-    srv *s = start(&limits, 2);
+    srv *s = start(&limits, 0); /* a thread per connection */
 
     snprintf(path, sizeof(path), "/hello?%09000d", 0);
     snprintf(header, sizeof(header), "X-Filler: %09000d", 0);
@@ -190,7 +192,7 @@ static void test_connections_over_the_limit_wait(void)
 static void test_one_address_cannot_take_every_connection(void)
 {
     srv_limits limits = { .conn_limit = 100, .per_ip_limit = 2 };
-    srv *s = start(&limits, 2);
+    srv *s = start(&limits, 0); /* a thread per connection */
     int held[2], extra;
 
     for (int i = 0; i < 2; i++)
