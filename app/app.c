@@ -56,12 +56,13 @@ static sp_rc on_bind(void *ctx, const srv_request *req, srv_response *resp)
 }
 
 /* Record what an admitted review changes (best effort: a failure to record
- * does not turn an admission into a denial; the extender learns pods too). */
-static void apply_effects(svc *c, const wh_result *r)
+ * does not turn an admission into a denial; the extender learns pods too);
+ * pre: the review's object printed ahead. */
+static void apply_effects(svc *c, const wh_result *r, const svc_printed_pod *pre)
 {
     for (size_t i = 0; i < r->n_effects; i++) {
         sp_err err = { SP_OK, "" };
-        sp_rc rc = r->effects[i].op == WH_POD_UPSERT   ? svc_update_pod(c, r->effects[i].object, &err)
+        sp_rc rc = r->effects[i].op == WH_POD_UPSERT   ? svc_update_printed_pod(c, r->effects[i].object, pre, &err)
                    : r->effects[i].op == WH_POD_DELETE ? svc_forget_pod(c, r->effects[i].object, &err)
                                                        : svc_learn_pool(c, r->effects[i].object, &err);
         if (rc)
@@ -69,20 +70,25 @@ static void apply_effects(svc *c, const wh_result *r)
     }
 }
 
-/* Only the verdict and its effects hold the lock: parsing the body and
- * rendering the answer (most of a review) run beside other callers. */
+/* Only the verdict and its effects hold the lock: parsing the body,
+ * printing the object a validate review may record, and rendering the
+ * answer (most of a review) run beside other callers. */
 static sp_rc review(app *a, wh_mode mode, const srv_request *req, srv_response *resp)
 {
     wh_result r;
     wh_case *cs = NULL;
+    svc_printed_pod pre = { 0 };
     sp_rc rc = wh_case_open(mode, req->body, req->body_len, &cs, &r);
 
+    if (!rc && wh_case_object(cs))
+        (void)!svc_print_pod(a->svc, wh_case_object(cs), &pre); /* else printed later */
     svc_lock(a->svc);
     if (!rc)
         rc = wh_case_judge(cs, svc_state(a->svc), svc_policy(a->svc), &r);
     if (!rc)
-        apply_effects(a->svc, &r);
+        apply_effects(a->svc, &r, &pre);
     svc_unlock(a->svc);
+    svc_printed_pod_free(&pre);
     if (!rc)
         rc = wh_case_answer(cs, &r);
     wh_case_free(cs);

@@ -641,35 +641,61 @@ static sp_rc adopt_placement(svc *c, const kobj_pod *kp, const char *uid)
     return apply_row(c, r);
 }
 
-/* Print pod into c->pod_text, and its digest. */
-static sp_rc print_pod(svc *c, const cJSON *pod, const kobj_pod *kp, uint64_t *digest,
-                       sp_err *err)
+sp_rc svc_print_pod(const svc *c, const cJSON *pod, svc_printed_pod *out)
+{
+    svc_json_text t = { out->text, out->len, out->cap };
+    sp_rc rc = svc_json_print(&t, pod);
+
+    out->text = t.data;
+    out->len = t.len;
+    out->cap = t.cap;
+    out->pod = rc ? NULL : pod;
+    out->digest = rc ? 0 : svc_digest(&c->digest_key, t.data, t.len);
+    return rc;
+}
+
+void svc_printed_pod_free(svc_printed_pod *p)
+{
+    if (!p)
+        return;
+    sp_free(p->text);
+    memset(p, 0, sizeof(*p));
+}
+
+/* The pod's text and digest: printed ahead (pre, when it is this pod) or
+ * into c->pod_text now. */
+static sp_rc print_pod(svc *c, const cJSON *pod, const kobj_pod *kp, const svc_printed_pod *pre,
+                       const char **text, uint64_t *digest, sp_err *err)
 {
     sp_rc rc;
 
+    if (pre && pre->pod == pod) {
+        *text = pre->text;
+        *digest = pre->digest;
+        return SP_OK;
+    }
     rc = svc_json_print(&c->pod_text, pod);
     if (rc == SP_ELIMIT)
         return sp_err_set(err, SP_EINVAL, "pod %s/%s: too large to store",
                           kp->in.namespace_, kp->in.name);
     if (rc)
         return sp_err_set(err, rc, "out of memory");
+    *text = c->pod_text.data;
     *digest = svc_digest(&c->digest_key, c->pod_text.data, c->pod_text.len);
     return SP_OK;
 }
 
-/* Add the converted pod, printed by print_pod with digest, to the state and
- * the store under uid, and remember the digest (failing to remember only
- * costs a rewrite). */
-static sp_rc add_pod(svc *c, kobj_pod *kp, const char *uid, uint64_t digest, int32_t *pe,
-                     sp_err *err)
+/* Add the converted pod, printed by print_pod as text with digest, to the
+ * state and the store under uid, and remember the digest (failing to
+ * remember only costs a rewrite). */
+static sp_rc add_pod(svc *c, kobj_pod *kp, const char *uid, const char *text, uint64_t digest,
+                     int32_t *pe, sp_err *err)
 {
     sp_rc rc;
 
     kp->in.uid = uid;
     kp->in.previous_node = previous_of(c, kp, uid);
-    rc = c->db ? store_put_pod(c->db, uid, kp->in.namespace_, kp->in.name, c->pod_text.data,
-                               err)
-               : SP_OK;
+    rc = c->db ? store_put_pod(c->db, uid, kp->in.namespace_, kp->in.name, text, err) : SP_OK;
     /* a stored row the state refused is only reloaded (and refused) again */
     if (!rc && (rc = place_state_add_pod(c->st, &kp->in, pe, err)) && c->db)
         (void)!store_delete_pod(c->db, uid, NULL);
@@ -687,11 +713,13 @@ static bool pod_unchanged(svc *c, const char *uid, uint64_t digest)
     return sp_map_get(&c->pod_digests, uid, &known) && (uint64_t)known == digest;
 }
 
-/* svc_learn_pod of a converted pod (which the caller clears). */
-static sp_rc learn_converted(svc *c, const cJSON *pod, kobj_pod *kp, int32_t *pe,
-                             sp_err *err)
+/* svc_learn_pod of a converted pod (which the caller clears), perhaps
+ * printed ahead. */
+static sp_rc learn_converted(svc *c, const cJSON *pod, kobj_pod *kp,
+                             const svc_printed_pod *pre, int32_t *pe, sp_err *err)
 {
     char uid[KEY_MAX];
+    const char *text;
     uint64_t digest;
     sp_rc rc;
 
@@ -706,9 +734,9 @@ static sp_rc learn_converted(svc *c, const cJSON *pod, kobj_pod *kp, int32_t *pe
     if (!rc && *pe == PLACE_NONE && (*pe = place_state_find_pe(c->st, uid)) == PLACE_NONE) {
         rc = drop_stand_ins(c, kp, uid, err);
         if (!rc)
-            rc = print_pod(c, pod, kp, &digest, err);
+            rc = print_pod(c, pod, kp, pre, &text, &digest, err);
         if (!rc)
-            rc = add_pod(c, kp, uid, digest, pe, err);
+            rc = add_pod(c, kp, uid, text, digest, pe, err);
     }
     if (rc == SP_ELIMIT)
         rc = sp_err_set(err, SP_EINVAL, "pod %s/%s: name too long", kp->in.namespace_,
@@ -725,15 +753,15 @@ sp_rc svc_learn_pod(svc *c, const cJSON *pod, int32_t *pe, sp_err *err)
     rc = kobj_pod_from_json(pod, KOBJ_DEFAULT_NAMESPACE, &kp, err);
     if (rc)
         return rc == SP_ELIMIT ? SP_EINVAL : rc; /* a quantity too large: bad input */
-    rc = learn_converted(c, pod, &kp, pe, err);
+    rc = learn_converted(c, pod, &kp, NULL, pe, err);
     kobj_pod_clear(&kp);
     return rc;
 }
 
-/* A known PE's pod changed (printed by print_pod with digest): replace it,
- * keeping its reservation or binding. */
-static sp_rc replace_pod(svc *c, kobj_pod *kp, const char *uid, uint64_t digest, int32_t pe,
-                         sp_err *err)
+/* A known PE's pod changed (printed by print_pod as text with digest):
+ * replace it, keeping its reservation or binding. */
+static sp_rc replace_pod(svc *c, kobj_pod *kp, const char *uid, const char *text,
+                         uint64_t digest, int32_t pe, sp_err *err)
 {
     place_pe_info old;
     int32_t node;
@@ -744,7 +772,7 @@ static sp_rc replace_pod(svc *c, kobj_pod *kp, const char *uid, uint64_t digest,
     (void)sp_map_del(&c->pod_digests, uid);
     rc = place_state_remove_pod(c->st, uid);
     if (!rc)
-        rc = add_pod(c, kp, uid, digest, &pe, err);
+        rc = add_pod(c, kp, uid, text, digest, &pe, err);
     if (!rc && node != PLACE_NONE && old.phase == PLACE_RESERVED)
         rc = place_state_reserve(c->st, pe, node);
     else if (!rc && node != PLACE_NONE && old.phase == PLACE_BOUND)
@@ -752,10 +780,12 @@ static sp_rc replace_pod(svc *c, kobj_pod *kp, const char *uid, uint64_t digest,
     return rc;
 }
 
-sp_rc svc_update_pod(svc *c, const cJSON *pod, sp_err *err)
+sp_rc svc_update_printed_pod(svc *c, const cJSON *pod, const svc_printed_pod *pre,
+                             sp_err *err)
 {
     kobj_pod kp;
     char uid[KEY_MAX];
+    const char *text;
     uint64_t digest;
     int32_t pe;
     sp_rc rc = kobj_pod_from_json(pod, KOBJ_DEFAULT_NAMESPACE, &kp, err);
@@ -765,14 +795,19 @@ sp_rc svc_update_pod(svc *c, const cJSON *pod, sp_err *err)
     rc = pod_uid(&kp, uid, sizeof(uid));
     pe = rc ? PLACE_NONE : place_state_find_pe(c->st, uid);
     if (pe != PLACE_NONE && managed_pe(c, &kp) && !kp.terminal) {
-        rc = print_pod(c, pod, &kp, &digest, err);
+        rc = print_pod(c, pod, &kp, pre, &text, &digest, err);
         if (!rc && !pod_unchanged(c, uid, digest))
-            rc = replace_pod(c, &kp, uid, digest, pe, err);
+            rc = replace_pod(c, &kp, uid, text, digest, pe, err);
     } else if (!rc) {
-        rc = learn_converted(c, pod, &kp, &pe, err);
+        rc = learn_converted(c, pod, &kp, pre, &pe, err);
     }
     kobj_pod_clear(&kp);
     return rc;
+}
+
+sp_rc svc_update_pod(svc *c, const cJSON *pod, sp_err *err)
+{
+    return svc_update_printed_pod(c, pod, NULL, err);
 }
 
 sp_rc svc_forget_pod(svc *c, const cJSON *pod, sp_err *err)

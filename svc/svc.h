@@ -120,6 +120,26 @@ sp_rc svc_learn_pod(svc *c, const cJSON *pod, int32_t *pe, sp_err *err)
 sp_rc svc_update_pod(svc *c, const cJSON *pod, sp_err *err)
     __attribute__((warn_unused_result));
 
+/*
+ * A pod printed and digested ahead, without the service's lock, so that
+ * recording it under the lock (svc_update_printed_pod, svc_update_pod of
+ * that very object, which must not change meanwhile) costs a digest lookup
+ * when it comes back unchanged. Zero-initialise; svc_print_pod may run on
+ * any thread; free with svc_printed_pod_free (NULL is a no-op).
+ */
+typedef struct svc_printed_pod {
+    const cJSON *pod;   /* the object printed; NULL when none (or printing failed) */
+    char *text;         /* owned */
+    size_t len, cap;
+    uint64_t digest;
+} svc_printed_pod;
+
+sp_rc svc_print_pod(const svc *c, const cJSON *pod, svc_printed_pod *out)
+    __attribute__((warn_unused_result));
+sp_rc svc_update_printed_pod(svc *c, const cJSON *pod, const svc_printed_pod *pre,
+                             sp_err *err) __attribute__((warn_unused_result));
+void svc_printed_pod_free(svc_printed_pod *p);
+
 /* The pod is gone: its placement is Released (node kept as previous). */
 sp_rc svc_forget_pod(svc *c, const cJSON *pod, sp_err *err)
     __attribute__((warn_unused_result));

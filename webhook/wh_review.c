@@ -309,7 +309,16 @@ sp_rc wh_case_open(wh_mode mode, const char *body, size_t len, wh_case **out,
     sp_err_clear(&err);
     rc = read_request(&cs->rq, &err);
     cs->request_read = rc == SP_OK;
-    return rc ? wh_deny(&cs->a, WH_CODE_BAD_REQUEST, "%s", err.msg) : SP_OK;
+    if (rc)
+        return wh_deny(&cs->a, WH_CODE_BAD_REQUEST, "%s", err.msg);
+    /* the object as an effect would record it, before the verdict */
+    return mode == WH_VALIDATE && cs->rq.object ? effect_namespace(&cs->rq, cs->rq.object)
+                                                 : SP_OK;
+}
+
+const cJSON *wh_case_object(const wh_case *cs)
+{
+    return cs && cs->request_read && cs->rq.mode == WH_VALIDATE ? cs->rq.object : NULL;
 }
 
 sp_rc wh_case_judge(wh_case *cs, const place_state *st, const pol_policy *policy,
