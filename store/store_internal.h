@@ -9,7 +9,6 @@
 
 #include <sqlite3.h>
 #include <stdbool.h>
-#include <stdint.h>
 
 #include "store/store.h"
 
