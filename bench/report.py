@@ -63,7 +63,7 @@ def cmd_hist(before, after, route):
     b, a = read_metrics(before), read_metrics(after)
     rb, ra = dict(buckets(b, route)), buckets(a, route)
     rows = [(bound, count - rb.get(bound, 0.0)) for bound, count in ra]
-    key = '{route="%s"}' % route
+    key = '{listener="https",route="%s"}' % route
     n = a.get('streams_placer_http_request_duration_seconds_count' + key, 0) - \
         b.get('streams_placer_http_request_duration_seconds_count' + key, 0)
     s = a.get('streams_placer_http_request_duration_seconds_sum' + key, 0) - \
