@@ -46,18 +46,12 @@ local delay_ms = tonumber(os.getenv("SOAK_DELAY_MS") or "0")
 local n_jobs = tonumber(os.getenv("SOAK_JOBS") or "0")
 local NS = "streams-a"
 
-local function slurp(path)
-   local f = assert(io.open(path, "rb"))
-   local s = f:read("*a")
-   f:close()
-   return s
-end
+package.path = debug.getinfo(1, "S").source:match("^@(.-)[^/]*$") .. "?.lua;" .. package.path
+local common = require("common")
+local slurp = common.slurp
 
-local threads = {}
-function setup(thread)
-   threads[#threads + 1] = thread
-   thread:set("tid", #threads)
-end
+local threads = common.threads
+setup = common.setup
 
 -- ---------------------------------------------------------------------------
 -- Counting
@@ -310,12 +304,5 @@ function done(summary, latency, requests)
       end
       io.write(line, "\n")
    end
-   local secs = summary.duration / 1e6
-   local e = summary.errors
-   io.write(string.format(
-      "RESULT requests=%d seconds=%.3f rps=%.1f p50_ms=%.3f p90_ms=%.3f p99_ms=%.3f " ..
-      "mean_ms=%.3f max_ms=%.3f errors=%d non2xx=%d bytes=%d\n",
-      summary.requests, secs, summary.requests / secs, latency:percentile(50) / 1e3,
-      latency:percentile(90) / 1e3, latency:percentile(99) / 1e3, latency.mean / 1e3,
-      latency.max / 1e3, e.connect + e.read + e.write + e.timeout, e.status, summary.bytes))
+   common.write_result(summary, latency)
 end

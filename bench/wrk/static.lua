@@ -2,12 +2,9 @@
 -- baseline driven the same way). bench/run.sh sets:
 --   BENCH_BODY  the request body file
 --   BENCH_PATH  the request path
-local function slurp(path)
-   local f = assert(io.open(path, "rb"))
-   local s = f:read("*a")
-   f:close()
-   return s
-end
+package.path = debug.getinfo(1, "S").source:match("^@(.-)[^/]*$") .. "?.lua;" .. package.path
+local common = require("common")
+local slurp = common.slurp
 
 wrk.method = "POST"
 wrk.path = os.getenv("BENCH_PATH") or "/"
@@ -15,12 +12,5 @@ wrk.body = slurp(os.getenv("BENCH_BODY"))
 wrk.headers["Content-Type"] = "application/json"
 
 function done(summary, latency, requests)
-   local secs = summary.duration / 1e6
-   local e = summary.errors
-   io.write(string.format(
-      "RESULT requests=%d seconds=%.3f rps=%.1f p50_ms=%.3f p90_ms=%.3f p99_ms=%.3f " ..
-      "mean_ms=%.3f max_ms=%.3f errors=%d non2xx=%d bytes=%d\n",
-      summary.requests, secs, summary.requests / secs, latency:percentile(50) / 1e3,
-      latency:percentile(90) / 1e3, latency:percentile(99) / 1e3, latency.mean / 1e3,
-      latency.max / 1e3, e.connect + e.read + e.write + e.timeout, e.status, summary.bytes))
+   common.write_result(summary, latency)
 end
