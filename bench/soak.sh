@@ -500,13 +500,16 @@ spid=""
 
 machine="$(date -u +%Y-%m-%d), $(grep -m1 'model name' /proc/cpuinfo | sed 's/.*: //'), $(nproc) CPUs, load $(cut -d' ' -f1-3 /proc/loadavg) at the end"
 python3 - "$work" "$DURATION" "$WARM" "$TOLERANCE" "$alive" "$end_health" "$status" \
-    "$end_rss" "$hwm" "$machine" "$(cat "$work/data/gen.txt")" "$JOBS" <<'EOF'
+    "$end_rss" "$hwm" "$machine" "$(cat "$work/data/gen.txt")" "$JOBS" "$bench" <<'EOF'
 import json, os, re, sys
 
 work, duration, warm, tol = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), float(sys.argv[4])
 alive, end_health, exit_status = sys.argv[5] == '1', sys.argv[6], int(sys.argv[7])
 end_rss, hwm, machine, gen = int(sys.argv[8] or 0), int(sys.argv[9] or 0), sys.argv[10], sys.argv[11]
 jobs = int(sys.argv[12])
+sys.path.insert(0, sys.argv[13])
+sys.dont_write_bytecode = True  # no __pycache__ in the source tree
+from report import quantile, read_metrics  # bench/report.py: /metrics parsing, as run.sh's
 failures = []
 
 
@@ -540,37 +543,13 @@ def n(d, k):
     return int(float(d.get(k, 0)))
 
 
-SAMPLE = re.compile(r'^([a-zA-Z_:][a-zA-Z0-9_:]*)(\{[^}]*\})? ([-+0-9.eE]+|[+-]Inf|NaN)$')
-
-
 def metrics(name):
-    out = {}
     path = os.path.join(work, name)
-    if os.path.exists(path):
-        for line in open(path):
-            m = SAMPLE.match(line.strip())
-            if m:
-                out[m.group(1) + (m.group(2) or '')] = float(m.group(3))
-    return out
+    return read_metrics(path) if os.path.exists(path) else {}
 
 
 def labels(key):
     return dict(re.findall(r'(\w+)="([^"]*)"', key))
-
-
-def quantile(q, rows):
-    total = rows[-1][1] if rows else 0
-    if total <= 0:
-        return float('nan')
-    rank, lower, below = q * total, 0.0, 0.0
-    for bound, count in rows:
-        if count >= rank:
-            if bound == float('inf'):
-                return lower
-            inside = count - below
-            return lower + (bound - lower) * ((rank - below) / inside if inside else 1.0)
-        lower, below = bound, count
-    return lower
 
 
 print()
