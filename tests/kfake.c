@@ -3092,6 +3092,32 @@ cJSON *kfake_get(kfake *f, const char *collection, const char *ns, const char *n
     return copy;
 }
 
+uint64_t kfake_put_json(kfake *f, const char *collection, const char *json)
+{
+    cJSON *obj = cJSON_Parse(json);
+    uint64_t rv = obj ? kfake_put(f, collection, obj) : 0;
+
+    cJSON_Delete(obj);
+    return rv;
+}
+
+cJSON *kfake_get_placement(kfake *f, const char *ns, const char *job, const char *pe)
+{
+    char name[256];
+    int n = snprintf(name, sizeof(name), "%s-%s", job, pe);
+
+    if (n < 0 || (size_t)n >= sizeof(name))
+        return NULL;
+    return kfake_get(f, "/apis/placement.streams.io/v1alpha1/peplacements", ns, name);
+}
+
+const char *kfake_status_str(const cJSON *obj, const char *key)
+{
+    const cJSON *v = cJSON_GetObjectItem(cJSON_GetObjectItem(obj, "status"), key);
+
+    return cJSON_IsString(v) ? v->valuestring : "";
+}
+
 size_t kfake_count(kfake *f, const char *collection)
 {
     int ci = coll_named(collection, NULL);

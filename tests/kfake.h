@@ -53,6 +53,13 @@ uint64_t kfake_put(kfake *f, const char *collection, const cJSON *obj);
 bool kfake_delete(kfake *f, const char *collection, const char *ns, const char *name);
 /* A copy of an object (caller frees), or NULL. */
 cJSON *kfake_get(kfake *f, const char *collection, const char *ns, const char *name);
+/* kfake_put of an object given as JSON text; 0 when it does not parse. */
+uint64_t kfake_put_json(kfake *f, const char *collection, const char *json);
+/* A copy of the PEPlacement of job/pe in ns (named <job>-<pe>; caller
+ * frees), or NULL. */
+cJSON *kfake_get_placement(kfake *f, const char *ns, const char *job, const char *pe);
+/* The string status.key of obj, or "" when it has none. */
+const char *kfake_status_str(const cJSON *obj, const char *key);
 /* How many objects a collection holds. */
 size_t kfake_count(kfake *f, const char *collection);
 

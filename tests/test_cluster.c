@@ -59,10 +59,7 @@ extern char **environ;
 
 static void put(const char *collection, const char *json)
 {
-    cJSON *o = parse(json);
-
-    kfake_put(fake, collection, o);
-    cJSON_Delete(o);
+    CU_ASSERT(kfake_put_json(fake, collection, json) != 0);
 }
 
 static void put_node(const char *name, const char *tags_json)
@@ -93,20 +90,10 @@ static void put_pe(const char *name, const char *uid, const char *job, const cha
     put(PODS, json);
 }
 
-/* The PEPlacement of job/pe in streams, or NULL. */
+/* The PEPlacement of job/pe in streams (a copy), or NULL. */
 static cJSON *placement(const char *job, const char *pe)
 {
-    char name[128];
-
-    snprintf(name, sizeof(name), "%s-%s", job, pe);
-    return kfake_get(fake, PLACEMENTS, "streams", name);
-}
-
-static const char *status_str(const cJSON *obj, const char *key)
-{
-    const cJSON *v = cJSON_GetObjectItem(cJSON_GetObjectItem(obj, "status"), key);
-
-    return cJSON_IsString(v) ? v->valuestring : "";
+    return kfake_get_placement(fake, "streams", job, pe);
 }
 
 /* Wait (up to 10 s) until cond(arg) holds. */
@@ -312,7 +299,7 @@ static bool placement_in(void *arg)
 {
     phase_wait *w = arg;
     cJSON *p = placement(w->job, w->pe);
-    bool ok = p && strcmp(status_str(p, "phase"), w->phase) == 0;
+    bool ok = p && strcmp(kfake_status_str(p, "phase"), w->phase) == 0;
 
     cJSON_Delete(p);
     return ok;
@@ -333,14 +320,14 @@ static void test_decisions_go_to_peplacements_before_the_answer(void)
     /* written before the answer: no waiting here */
     p = placement("a", "0");
     CU_ASSERT_PTR_NOT_NULL_FATAL(p);
-    SP_ASSERT_STR(status_str(p, "phase"), "Reserved");
-    SP_ASSERT_STR(status_str(p, "node"), node);
-    SP_ASSERT_STR(status_str(p, "podUID"), "ua0");
+    SP_ASSERT_STR(kfake_status_str(p, "phase"), "Reserved");
+    SP_ASSERT_STR(kfake_status_str(p, "node"), node);
+    SP_ASSERT_STR(kfake_status_str(p, "podUID"), "ua0");
     cJSON_Delete(p);
     CU_ASSERT_EQUAL(bind_pod(&r, "a-0", "ua0", node, error, sizeof(error)), 200);
     SP_ASSERT_STR(error, "");
     p = placement("a", "0");
-    SP_ASSERT_STR(status_str(p, "phase"), "Bound");
+    SP_ASSERT_STR(kfake_status_str(p, "phase"), "Bound");
     cJSON_Delete(p);
     pod = kfake_get(fake, PODS, "streams", "a-0");
     SP_ASSERT_STR(cJSON_GetStringValue(cJSON_GetObjectItem(cJSON_GetObjectItem(pod, "spec"),
@@ -398,7 +385,7 @@ static void test_unplaceable_pe_gets_failed_placement_and_event(void)
     CU_ASSERT_STRING_EQUAL(node, "");
     CU_ASSERT_TRUE(eventually(placement_in, &w));
     p = placement("c", "0");
-    SP_ASSERT_CONTAINS(status_str(p, "reason"), "hostPool 'nowhere' does not exist");
+    SP_ASSERT_CONTAINS(kfake_status_str(p, "reason"), "hostPool 'nowhere' does not exist");
     cJSON_Delete(p);
     CU_ASSERT_TRUE(kfake_count(fake, EVENTS) >= 1);
     stop_replica(&r);
@@ -421,7 +408,7 @@ static void test_deleted_pod_releases_and_restart_returns(void)
     kfake_delete(fake, PODS, "streams", "d-0");
     CU_ASSERT_TRUE_FATAL(eventually(placement_in, &w));
     p = placement("d", "0");
-    SP_ASSERT_STR(status_str(p, "previousNode"), first);
+    SP_ASSERT_STR(kfake_status_str(p, "previousNode"), first);
     cJSON_Delete(p);
     /* the PE restarts in a new pod: not relocatable, so back to its node */
     put_pe("d-0-new", "ud0b", "d", "0", "{\"streams.io/relocatable\":\"false\"}");
@@ -480,7 +467,7 @@ static void test_conflicts_and_faults_are_ridden_out(void)
     CU_ASSERT_EQUAL(filter(&r, "f-0", all_nodes, node, sizeof(node)), 200);
     CU_ASSERT_STRING_NOT_EQUAL(node, "");
     p = placement("f", "0");
-    SP_ASSERT_STR(status_str(p, "phase"), "Reserved");
+    SP_ASSERT_STR(kfake_status_str(p, "phase"), "Reserved");
     cJSON_Delete(p);
     /* the API server is down for PEPlacements: a clear error, no decision */
     kfake_fail(fake, NULL, "/apis/placement.streams.io", 500, 0, 1000);
@@ -585,8 +572,8 @@ static void test_non_relocatable_pe_waits_for_its_node(void)
     SP_ASSERT_STR(again, "");
     CU_ASSERT_TRUE(eventually(placement_in, &failed));
     p = placement("w", "0");
-    SP_ASSERT_CONTAINS(status_str(p, "reason"), "must return to node");
-    SP_ASSERT_CONTAINS(status_str(p, "reason"), "which does not exist; waiting for it");
+    SP_ASSERT_CONTAINS(kfake_status_str(p, "reason"), "must return to node");
+    SP_ASSERT_CONTAINS(kfake_status_str(p, "reason"), "which does not exist; waiting for it");
     cJSON_Delete(p);
     stop_replica(&r);
     cluster_down();
@@ -705,8 +692,8 @@ static void test_kill_9_loses_and_duplicates_nothing(void)
         node = cJSON_GetStringValue(cJSON_GetObjectItem(cJSON_GetObjectItem(pod, "spec"), "nodeName"));
         CU_ASSERT_PTR_NOT_NULL(node);
         CU_ASSERT_PTR_NOT_NULL_FATAL(p);
-        SP_ASSERT_STR(status_str(p, "phase"), "Bound");
-        SP_ASSERT_STR(status_str(p, "node"), node ? node : "(unbound)");
+        SP_ASSERT_STR(kfake_status_str(p, "phase"), "Bound");
+        SP_ASSERT_STR(kfake_status_str(p, "node"), node ? node : "(unbound)");
         cJSON_Delete(pod);
         cJSON_Delete(p);
     }

@@ -328,20 +328,9 @@ static replica rep;
 /* ------------------------------------------------------------------------ */
 
 
-static cJSON *parse(const char *json)
-{
-    cJSON *o = cJSON_Parse(json);
-
-    CU_ASSERT_PTR_NOT_NULL_FATAL(o);
-    return o;
-}
-
 static void put(const char *collection, const char *json)
 {
-    cJSON *o = parse(json);
-
-    CU_ASSERT(kfake_put(fake, collection, o) != 0);
-    cJSON_Delete(o);
+    CU_ASSERT(kfake_put_json(fake, collection, json) != 0);
 }
 
 static void put_node(const char *name)
@@ -395,19 +384,10 @@ static void put_plain(const char *name, const char *uid)
     put(PODS, json);
 }
 
+/* The PEPlacement of job/pe in streams (a copy), or NULL. */
 static cJSON *placement(const char *job, const char *pe)
 {
-    char name[128];
-
-    snprintf(name, sizeof(name), "%s-%s", job, pe);
-    return kfake_get(fake, PLACEMENTS, "streams", name);
-}
-
-static const char *status_str(const cJSON *obj, const char *key)
-{
-    const cJSON *v = cJSON_GetObjectItem(cJSON_GetObjectItem(obj, "status"), key);
-
-    return cJSON_IsString(v) ? v->valuestring : "";
+    return kfake_get_placement(fake, "streams", job, pe);
 }
 
 /* The node kfake says the pod is bound to ("" when none). */
@@ -446,8 +426,8 @@ static bool placement_is(void *arg)
 {
     phase_wait *w = arg;
     cJSON *p = placement(w->job, w->pe);
-    bool ok = p && strcmp(status_str(p, "phase"), w->phase) == 0 &&
-              (!w->node || strcmp(status_str(p, "node"), w->node) == 0);
+    bool ok = p && strcmp(kfake_status_str(p, "phase"), w->phase) == 0 &&
+              (!w->node || strcmp(kfake_status_str(p, "node"), w->node) == 0);
 
     cJSON_Delete(p);
     return ok;
@@ -1014,8 +994,8 @@ static void test_release_lost_to_a_failed_write_is_retried(void)
     released = (phase_wait){ "d", "0", "Released", NULL };
     CU_ASSERT_TRUE(eventually(placement_is, &released));
     p = placement("d", "0");
-    SP_ASSERT_STR(status_str(p, "previousNode"), node);
-    SP_ASSERT_STR(status_str(p, "reason"), "pod deleted");
+    SP_ASSERT_STR(kfake_status_str(p, "previousNode"), node);
+    SP_ASSERT_STR(kfake_status_str(p, "reason"), "pod deleted");
     cJSON_Delete(p);
     stop_replica(&rep);
     cluster_down();
@@ -1069,7 +1049,7 @@ static void test_reservation_expiring_during_an_outage(void)
     px_set(&px, PX_UP);
     CU_ASSERT_TRUE(eventually(expired_after_filter, "p-0"));
     p = placement("r", "0");
-    SP_ASSERT_CONTAINS(status_str(p, "reason"), "reservation expired");
+    SP_ASSERT_CONTAINS(kfake_status_str(p, "reason"), "reservation expired");
     cJSON_Delete(p);
     stop_replica(&rep);
     cluster_down();

@@ -478,6 +478,29 @@ static void test_auth(void)
 /* Create, get, update                                                        */
 /* ------------------------------------------------------------------------ */
 
+/* The helpers the cluster tests share: an object put from JSON text, a
+ * PEPlacement found by job and PE, a status string read. */
+static void test_test_helpers(void)
+{
+    cJSON *p;
+
+    up();
+    CU_ASSERT_EQUAL(kfake_put_json(fake, NULL, "{not json"), 0);
+    CU_ASSERT(kfake_put_json(fake, NULL,
+                             "{\"apiVersion\":\"placement.streams.io/v1alpha1\","
+                             "\"kind\":\"PEPlacement\",\"metadata\":{\"name\":\"job1-0\","
+                             "\"namespace\":\"streams\"},\"spec\":{\"job\":\"job1\",\"pe\":\"0\"},"
+                             "\"status\":{\"phase\":\"Bound\",\"launches\":1}}") > 0);
+    p = kfake_get_placement(fake, "streams", "job1", "0");
+    CU_ASSERT_PTR_NOT_NULL_FATAL(p);
+    SP_ASSERT_STR(kfake_status_str(p, "phase"), "Bound");
+    SP_ASSERT_STR(kfake_status_str(p, "launches"), ""); /* not a string */
+    SP_ASSERT_STR(kfake_status_str(p, "node"), "");
+    cJSON_Delete(p);
+    CU_ASSERT_PTR_NULL(kfake_get_placement(fake, "streams", "job1", "1"));
+    down();
+}
+
 static void test_create_get(void)
 {
     char *body = pod_json("job1-pe0", "{\"streams.io/job\":\"job1\"}", "");
@@ -1599,6 +1622,7 @@ int main(void)
         SP_TEST(test_files),
         SP_TEST(test_auth),
         SP_TEST(test_create_get),
+        SP_TEST(test_test_helpers),
         SP_TEST(test_create_refusals),
         SP_TEST(test_update),
         SP_TEST(test_status_subresource),
