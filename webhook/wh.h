@@ -119,10 +119,10 @@ sp_rc wh_case_answer(wh_case *cs, wh_result *result)
     __attribute__((warn_unused_result));
 void wh_case_free(wh_case *cs);
 
-/* After wh_case_open of a validate review: request.object, with its
- * namespace as an effect records it; the verdict does not change it, and an
- * upsert effect is this very object. NULL otherwise. For recording work
- * (printing) done before the lock. */
+/* After wh_case_open of a validate review of a pod: request.object, with
+ * its namespace as an effect records it; the verdict does not change it, and
+ * an upsert effect is this very object. NULL otherwise (HostPools included).
+ * For recording work (printing the pod) done before the lock. */
 const cJSON *wh_case_object(const wh_case *cs);
 
 void wh_result_free(wh_result *r);

@@ -318,7 +318,9 @@ sp_rc wh_case_open(wh_mode mode, const char *body, size_t len, wh_case **out,
 
 const cJSON *wh_case_object(const wh_case *cs)
 {
-    return cs && cs->request_read && cs->rq.mode == WH_VALIDATE ? cs->rq.object : NULL;
+    if (!cs || !cs->request_read || cs->rq.mode != WH_VALIDATE || cs->rq.target != WH_TARGET_POD)
+        return NULL;
+    return cs->rq.object;
 }
 
 sp_rc wh_case_judge(wh_case *cs, const place_state *st, const pol_policy *policy,
