@@ -71,29 +71,36 @@ static void apply_effects(svc *c, const wh_result *r, const svc_printed_pod *pre
 }
 
 /* Only the verdict and its effects hold the lock: parsing the body,
- * printing the object a validate review may record, and rendering the
- * answer (most of a review) run beside other callers. */
+ * printing the pod a validate review may record, and rendering the answer
+ * (most of a review) run beside other callers. */
+sp_rc app_review(svc *c, wh_mode mode, const char *body, size_t len, wh_result *r)
+{
+    wh_case *cs = NULL;
+    svc_printed_pod pre = { 0 };
+    sp_rc rc = wh_case_open(mode, body, len, &cs, r);
+
+    if (!rc && wh_case_object(cs))
+        (void)!svc_print_pod(c, wh_case_object(cs), &pre); /* else printed later */
+    svc_lock(c);
+    if (!rc)
+        rc = wh_case_judge(cs, svc_state(c), svc_policy(c), r);
+    if (!rc)
+        apply_effects(c, r, &pre);
+    svc_unlock(c);
+    svc_printed_pod_free(&pre);
+    if (!rc)
+        rc = wh_case_answer(cs, r);
+    wh_case_free(cs);
+    if (!rc && r->http_status == 200)
+        svc_count_admission(c, mode == WH_MUTATE, r->allowed);
+    return rc;
+}
+
 static sp_rc review(app *a, wh_mode mode, const srv_request *req, srv_response *resp)
 {
     wh_result r;
-    wh_case *cs = NULL;
-    svc_printed_pod pre = { 0 };
-    sp_rc rc = wh_case_open(mode, req->body, req->body_len, &cs, &r);
+    sp_rc rc = app_review(a->svc, mode, req->body, req->body_len, &r);
 
-    if (!rc && wh_case_object(cs))
-        (void)!svc_print_pod(a->svc, wh_case_object(cs), &pre); /* else printed later */
-    svc_lock(a->svc);
-    if (!rc)
-        rc = wh_case_judge(cs, svc_state(a->svc), svc_policy(a->svc), &r);
-    if (!rc)
-        apply_effects(a->svc, &r, &pre);
-    svc_unlock(a->svc);
-    svc_printed_pod_free(&pre);
-    if (!rc)
-        rc = wh_case_answer(cs, &r);
-    wh_case_free(cs);
-    if (!rc && r.http_status == 200)
-        svc_count_admission(a->svc, mode == WH_MUTATE, r.allowed);
     if (!rc) {
         resp->status = r.http_status;
         resp->content_type = "application/json";

@@ -22,6 +22,7 @@
 #include "server/srv.h"
 #include "svc/svc.h"
 #include "util/sp_error.h"
+#include "webhook/wh.h"
 
 #define APP_DEFAULT_MAX_EXTENDER_BODY (64u << 20) /* bytes */
 
@@ -64,6 +65,17 @@ uint16_t app_insecure_port(const app *a);
 
 /* The service, for tests that look inside. */
 svc *app_svc(app *a);
+
+/*
+ * One AdmissionReview (body NUL-terminated at len) as the webhook routes
+ * answer it: parsed, the pod a validate review may record printed ahead,
+ * the verdict and its effects applied under the service lock, the answer
+ * rendered into *r (freed by the caller with wh_result_free, whatever is
+ * returned), counted in the metrics. SP_ENOMEM only. bench-handlers times
+ * exactly this.
+ */
+sp_rc app_review(svc *c, wh_mode mode, const char *body, size_t len, wh_result *r)
+    __attribute__((warn_unused_result));
 
 /* Stop serving (requests in flight get drain_ms), close and free. */
 void app_stop(app *a, unsigned drain_ms);

@@ -28,6 +28,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "app/app.h"
 #include "kobj/kobj.h"
 #include "scheduler/sched.h"
 #include "svc/svc.h"
@@ -205,36 +206,11 @@ static __attribute__((noinline)) sp_rc timed_prioritize(svc *c, const sp_buf *bo
     return sched_prioritize(c, body->data, body->len, resp);
 }
 
-/* What app.c's review() does: the body read, the object printed ahead,
- * the verdict and its effects under the lock, the answer rendered. */
+/* A review as the webhook routes answer it. */
 static __attribute__((noinline)) sp_rc timed_review(svc *c, wh_mode mode, const char *body,
                                                     size_t len, wh_result *r)
 {
-    wh_case *cs = NULL;
-    svc_printed_pod pre = { 0 };
-    sp_rc rc = wh_case_open(mode, body, len, &cs, r);
-
-    if (!rc && wh_case_object(cs))
-        (void)!svc_print_pod(c, wh_case_object(cs), &pre);
-    svc_lock(c);
-    if (!rc)
-        rc = wh_case_judge(cs, svc_state(c), svc_policy(c), r);
-    for (size_t i = 0; !rc && i < r->n_effects; i++) {
-        sp_err err = { SP_OK, "" };
-        sp_rc e = r->effects[i].op == WH_POD_UPSERT   ? svc_update_printed_pod(c, r->effects[i].object, &pre, &err)
-                  : r->effects[i].op == WH_POD_DELETE ? svc_forget_pod(c, r->effects[i].object, &err)
-                                                      : svc_learn_pool(c, r->effects[i].object, &err);
-        if (e)
-            fprintf(stderr, "bench-handlers: effect not recorded: %s\n", err.msg);
-    }
-    svc_unlock(c);
-    svc_printed_pod_free(&pre);
-    if (!rc)
-        rc = wh_case_answer(cs, r);
-    wh_case_free(cs);
-    if (!rc && r->http_status == 200)
-        svc_count_admission(c, mode == WH_MUTATE, r->allowed);
-    return rc;
+    return app_review(c, mode, body, len, r);
 }
 
 /* ------------------------------------------------------------------------ */
