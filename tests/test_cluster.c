@@ -120,13 +120,8 @@ typedef struct replica {
 
 static void write_policy(const char *json)
 {
-    FILE *f;
-
     snprintf(policy_path, sizeof(policy_path), "%s/policy.json", dir);
-    f = fopen(policy_path, "w");
-    CU_ASSERT_PTR_NOT_NULL_FATAL(f);
-    fputs(json, f);
-    fclose(f);
+    sp_test_write_file(policy_path, json);
 }
 
 /* A replica; certs NULL: its self-signed pair, else from certs->secret. */

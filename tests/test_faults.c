@@ -435,13 +435,8 @@ static bool placement_is(void *arg)
 
 static void write_policy(const char *json)
 {
-    FILE *f;
-
     snprintf(policy_path, sizeof(policy_path), "%s/policy.json", dir);
-    f = fopen(policy_path, "w");
-    CU_ASSERT_PTR_NOT_NULL_FATAL(f);
-    fputs(json, f);
-    fclose(f);
+    sp_test_write_file(policy_path, json);
 }
 
 /* A kubeconfig for kfake's credentials that points at the proxy. */

@@ -60,22 +60,13 @@ static cJSON *node_list(int n)
     return list;
 }
 
-static void write_file(const char *path, const char *text)
-{
-    FILE *f = fopen(path, "w");
-
-    CU_ASSERT_PTR_NOT_NULL_FATAL(f);
-    fputs(text, f);
-    fclose(f);
-}
-
 static void write_nodes(int n)
 {
     cJSON *list = node_list(n);
     char *text = cJSON_Print(list);
 
     snprintf(nodes_path, sizeof(nodes_path), "%s-nodes.json", state_dir);
-    write_file(nodes_path, text);
+    sp_test_write_file(nodes_path, text);
     free(text);
     cJSON_Delete(list);
 }
@@ -620,7 +611,7 @@ static void test_unchanged_pod_is_not_rewritten(void)
 static void start_with_short_ttl(char *path, size_t len)
 {
     snprintf(path, len, "%s-policy.json", state_dir);
-    write_file(path, "{\"releasedPlacementTTLSeconds\": 1}");
+    sp_test_write_file(path, "{\"releasedPlacementTTLSeconds\": 1}");
     policy_path = path;
     start_server();
     policy_path = NULL;
@@ -768,7 +759,7 @@ static void test_pods_file_is_loaded(void)
     text = cJSON_PrintUnformatted(list);
     cJSON_Delete(list);
     snprintf(path, sizeof(path), "%s-pods.json", state_dir);
-    write_file(path, text);
+    sp_test_write_file(path, text);
     free(text);
     pods_path = path;
     start_server();

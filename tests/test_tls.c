@@ -34,31 +34,23 @@ static void make_pki(const char *cn, certs_pair *ca, certs_pair *leaf)
                         .ips = loopback, .n_ips = 1, .days = 30 };
     sp_err err = { SP_OK, "" };
     char path[128];
-    FILE *f;
 
     CU_ASSERT_EQUAL_FATAL(certs_make_ca(&spec, ca, &err), SP_OK);
     spec.common_name = "127.0.0.1";
     CU_ASSERT_EQUAL_FATAL(certs_make_serving(ca, &spec, leaf, &err), SP_OK);
     snprintf(path, sizeof(path), "%s/%s.crt", dir, cn);
-    CU_ASSERT_PTR_NOT_NULL_FATAL(f = fopen(path, "w"));
-    fputs(ca->cert_pem, f);
-    fclose(f);
+    sp_test_write_file(path, ca->cert_pem);
 }
 
 /* Write a pair to dir/<name>.crt and .key (for curl's client certificate). */
 static void write_pair(const char *name, const certs_pair *p)
 {
     char path[128];
-    FILE *f;
 
     snprintf(path, sizeof(path), "%s/%s.crt", dir, name);
-    CU_ASSERT_PTR_NOT_NULL_FATAL(f = fopen(path, "w"));
-    fputs(p->cert_pem, f);
-    fclose(f);
+    sp_test_write_file(path, p->cert_pem);
     snprintf(path, sizeof(path), "%s/%s.key", dir, name);
-    CU_ASSERT_PTR_NOT_NULL_FATAL(f = fopen(path, "w"));
-    fputs(p->key_pem, f);
-    fclose(f);
+    sp_test_write_file(path, p->key_pem);
 }
 
 static sp_rc on_hello(void *ctx, const srv_request *req, srv_response *resp)

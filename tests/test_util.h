@@ -100,6 +100,16 @@ static inline long sp_test_scale(void)
         CU_ASSERT_TRUE(in_);                                                     \
     } while (0)
 
+/* Write text to a file of the test's own; the test stops when it cannot. */
+static inline void sp_test_write_file(const char *path, const char *text)
+{
+    FILE *f = fopen(path, "w");
+
+    CU_ASSERT_PTR_NOT_NULL_FATAL(f);
+    fputs(text, f);
+    fclose(f);
+}
+
 /*
  * The folder of captured payloads: $SP_FIXTURES_DIR, else
  * $top_srcdir/../shared/fixtures (make check sets top_srcdir), else the
