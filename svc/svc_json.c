@@ -46,34 +46,85 @@ static sp_rc put(svc_json_text *t, const char *s, size_t n)
     return rc;
 }
 
-/* s quoted, with '"', '\\' and control bytes escaped (\u00XX). */
+/* One byte: the fast path (room already there) is all there is to it. */
+static sp_rc put_char(svc_json_text *t, char ch)
+{
+    if (t->len + 2 > t->cap)
+        return put(t, &ch, 1);
+    t->data[t->len++] = ch;
+    return SP_OK;
+}
+
+/* Bytes a JSON string must escape: control bytes, '"' and '\\'. */
+static bool escaped(unsigned char ch)
+{
+    return ch < 0x20 || ch == '"' || ch == '\\';
+}
+
+#define ONES 0x0101010101010101ULL
+#define HIGHS 0x8080808080808080ULL
+
+/* Whether any of the 8 bytes of w must be escaped (the classic "has a byte
+ * less than n" and "has a zero byte" word tricks). */
+static bool word_escaped(uint64_t w)
+{
+    uint64_t quote = w ^ (ONES * '"'), backslash = w ^ (ONES * '\\');
+
+    return (((w - ONES * 0x20) & ~w) | ((quote - ONES) & ~quote) |
+            ((backslash - ONES) & ~backslash)) & HIGHS;
+}
+
+/* s quoted, with '"', '\\' and control bytes escaped (\u00XX). Eight plain
+ * bytes at a time where it can, one at a time where it must. */
 static sp_rc put_string(svc_json_text *t, const char *s)
 {
     static const char hex[] = "0123456789abcdef";
-    size_t n = strlen(s);
+    const unsigned char *p = (const unsigned char *)s;
+    size_t n = strlen(s), i = 0;
     sp_rc rc = n > (SVC_JSON_MAX - 2) / 6 ? SP_ELIMIT : room(t, 6 * n + 2);
+    uint64_t w;
     char *o;
 
     if (rc)
         return rc;
     o = t->data + t->len;
     *o++ = '"';
-    for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
-        if (*p >= 0x20 && *p != '"' && *p != '\\') {
-            *o++ = (char)*p;
-        } else if (*p == '"' || *p == '\\') {
+    while (i < n) {
+        if (i + 8 <= n && (memcpy(&w, p + i, 8), !word_escaped(w))) {
+            memcpy(o, &w, 8);
+            o += 8;
+            i += 8;
+        } else if (!escaped(p[i])) {
+            *o++ = (char)p[i++];
+        } else if (p[i] == '"' || p[i] == '\\') {
             *o++ = '\\';
-            *o++ = (char)*p;
+            *o++ = (char)p[i++];
         } else {
             memcpy(o, "\\u00", 4);
-            o[4] = hex[*p >> 4];
-            o[5] = hex[*p & 15];
+            o[4] = hex[p[i] >> 4];
+            o[5] = hex[p[i++] & 15];
             o += 6;
         }
     }
     *o++ = '"';
     t->len = (size_t)(o - t->data);
     return SP_OK;
+}
+
+/* The decimal digits of an integer, without printf's locale and format
+ * parsing (most numbers in a pod are small integers). */
+static sp_rc put_integer(svc_json_text *t, long long v)
+{
+    char buf[24], *o = buf + sizeof(buf);
+    unsigned long long u = v < 0 ? 0ULL - (unsigned long long)v : (unsigned long long)v;
+
+    do {
+        *--o = (char)('0' + u % 10);
+        u /= 10;
+    } while (u);
+    if (v < 0)
+        *--o = '-';
+    return put(t, o, (size_t)(buf + sizeof(buf) - o));
 }
 
 static sp_rc put_number(svc_json_text *t, double d)
@@ -84,9 +135,8 @@ static sp_rc put_number(svc_json_text *t, double d)
     if (!isfinite(d))
         return put(t, "null", 4);
     if (d == floor(d) && fabs(d) < 9007199254740992.0) /* 2^53: exact */
-        n = snprintf(buf, sizeof(buf), "%lld", (long long)d);
-    else
-        n = snprintf(buf, sizeof(buf), "%.17g", d);
+        return put_integer(t, (long long)d);
+    n = snprintf(buf, sizeof(buf), "%.17g", d);
     return n > 0 && (size_t)n < sizeof(buf) ? put(t, buf, (size_t)n) : SP_ENOMEM;
 }
 
@@ -96,19 +146,19 @@ static sp_rc put_value(svc_json_text *t, const cJSON *v);
 static sp_rc put_children(svc_json_text *t, const cJSON *v, bool members, char open,
                           char close)
 {
-    sp_rc rc = put(t, &open, 1);
+    sp_rc rc = put_char(t, open);
 
     for (const cJSON *c = v->child; c && !rc; c = c->next) {
         if (c != v->child)
-            rc = put(t, ",", 1);
+            rc = put_char(t, ',');
         if (!rc && members)
             rc = put_string(t, c->string ? c->string : "");
         if (!rc && members)
-            rc = put(t, ":", 1);
+            rc = put_char(t, ':');
         if (!rc)
             rc = put_value(t, c);
     }
-    return rc ? rc : put(t, &close, 1);
+    return rc ? rc : put_char(t, close);
 }
 
 static sp_rc put_value(svc_json_text *t, const cJSON *v)

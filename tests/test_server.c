@@ -792,6 +792,9 @@ static void test_pod_text_round_trips(void)
         "{\"a\":\"q\\\"b\\\\s\\n\\u0001\\u001f\u00e9\",\"A\":[],\"o\":{},\"n\":null}",
         "[0,-1,3.5,1e300,-2.5e-8,9007199254740993,123456789012,true,false,[[{}]]]",
         "\"\"",
+        /* escapes inside, at and across the 8-byte words the printer scans */
+        "[\"abcdefg\\\"hijklmnopqrstuvw\\\\xyz0123\\u007f\\t\u00e9\u00e9\u00e9\u00e9longer tail\","
+        "\"\\u001f2345678\",\"01234567\\\"\",-7,-9007199254740991,65536]",
         "{\"metadata\":{\"name\":\"x\",\"labels\":{\"streams.io/job\":\"j\"}}}",
     };
     svc_json_text t = { NULL, 0, 0 }, again = { NULL, 0, 0 };
@@ -810,6 +813,9 @@ static void test_pod_text_round_trips(void)
         SP_ASSERT_STR(again.data, t.data);
         CU_ASSERT_EQUAL(svc_digest(&key, t.data, t.len), svc_digest(&key, again.data, again.len));
         CU_ASSERT_NOT_EQUAL(svc_digest(&key, t.data, t.len), svc_digest(&key, t.data, t.len - 1));
+        if (i == 3)
+            SP_ASSERT_STR(t.data, "[\"abcdefg\\\"hijklmnopqrstuvw\\\\xyz0123\x7f\\u0009\u00e9\u00e9\u00e9\u00e9"
+                                  "longer tail\",\"\\u001f2345678\",\"01234567\\\"\",-7,-9007199254740991,65536]");
         cJSON_Delete(back);
         cJSON_Delete(doc);
     }
