@@ -641,10 +641,15 @@ static sp_rc adopt_placement(svc *c, const kobj_pod *kp, const char *uid)
     return apply_row(c, r);
 }
 
+/* What the store keeps of a pod leaves out metadata.managedFields: the API
+ * server's bookkeeping of who set which field, nearly half of a pod's text,
+ * read by nothing here (a restart rebuilds from the rest). */
+static const char *const pod_omit[] = { "metadata", "managedFields", NULL };
+
 sp_rc svc_print_pod(const svc *c, const cJSON *pod, svc_printed_pod *out)
 {
     svc_json_text t = { out->text, out->len, out->cap };
-    sp_rc rc = svc_json_print(&t, pod);
+    sp_rc rc = svc_json_print(&t, pod, pod_omit);
 
     out->text = t.data;
     out->len = t.len;
@@ -674,7 +679,7 @@ static sp_rc print_pod(svc *c, const cJSON *pod, const kobj_pod *kp, const svc_p
         *digest = pre->digest;
         return SP_OK;
     }
-    rc = svc_json_print(&c->pod_text, pod);
+    rc = svc_json_print(&c->pod_text, pod, pod_omit);
     if (rc == SP_ELIMIT)
         return sp_err_set(err, SP_EINVAL, "pod %s/%s: too large to store",
                           kp->in.namespace_, kp->in.name);

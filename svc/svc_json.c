@@ -140,28 +140,38 @@ static sp_rc put_number(svc_json_text *t, double d)
     return n > 0 && (size_t)n < sizeof(buf) ? put(t, buf, (size_t)n) : SP_ENOMEM;
 }
 
-static sp_rc put_value(svc_json_text *t, const cJSON *v);
+static sp_rc put_value(svc_json_text *t, const cJSON *v, const char *const *omit);
 
-/* The members (object) or elements (array) of v between open and close. */
+/* The members (object) or elements (array) of v between open and close,
+ * leaving out the member at the path omit (a NULL-terminated list of names,
+ * from v down; NULL: nothing). */
 static sp_rc put_children(svc_json_text *t, const cJSON *v, bool members, char open,
-                          char close)
+                          char close, const char *const *omit)
 {
     sp_rc rc = put_char(t, open);
+    bool first = true;
 
     for (const cJSON *c = v->child; c && !rc; c = c->next) {
-        if (c != v->child)
+        const char *const *below = NULL;
+        if (members && omit && c->string && strcmp(c->string, omit[0]) == 0) {
+            if (!omit[1])
+                continue;
+            below = omit + 1;
+        }
+        if (!first)
             rc = put_char(t, ',');
+        first = false;
         if (!rc && members)
             rc = put_string(t, c->string ? c->string : "");
         if (!rc && members)
             rc = put_char(t, ':');
         if (!rc)
-            rc = put_value(t, c);
+            rc = put_value(t, c, below);
     }
     return rc ? rc : put_char(t, close);
 }
 
-static sp_rc put_value(svc_json_text *t, const cJSON *v)
+static sp_rc put_value(svc_json_text *t, const cJSON *v, const char *const *omit)
 {
     switch (v->type & 0xff) {
     case cJSON_False:
@@ -173,20 +183,20 @@ static sp_rc put_value(svc_json_text *t, const cJSON *v)
     case cJSON_String:
         return put_string(t, v->valuestring ? v->valuestring : "");
     case cJSON_Array:
-        return put_children(t, v, false, '[', ']');
+        return put_children(t, v, false, '[', ']', NULL);
     case cJSON_Object:
-        return put_children(t, v, true, '{', '}');
+        return put_children(t, v, true, '{', '}', omit);
     default:            /* null; nothing else comes out of a parse */
         return put(t, "null", 4);
     }
 }
 
-sp_rc svc_json_print(svc_json_text *t, const cJSON *obj)
+sp_rc svc_json_print(svc_json_text *t, const cJSON *obj, const char *const *omit)
 {
     sp_rc rc;
 
     t->len = 0;
-    rc = obj ? put_value(t, obj) : put(t, "null", 4);
+    rc = obj ? put_value(t, obj, omit && omit[0] ? omit : NULL) : put(t, "null", 4);
     if (!rc)
         t->data[t->len] = '\0';
     else if (t->data)

@@ -37,11 +37,14 @@ typedef struct svc_json_text {
 
 /*
  * Replace t's text with obj as compact JSON that parses back to the same
- * tree (members in their order, numbers exact). Equal trees print equal
- * text and different ones different text. SP_ENOMEM, or SP_ELIMIT over
+ * tree (members in their order, numbers exact), less the member at the
+ * path omit, if any: member names from obj down, NULL-terminated (NULL:
+ * nothing left out). Equal trees print equal text and different ones
+ * different text, outside what is left out. SP_ENOMEM, or SP_ELIMIT over
  * SVC_JSON_MAX bytes.
  */
-sp_rc svc_json_print(svc_json_text *t, const cJSON *obj) __attribute__((warn_unused_result));
+sp_rc svc_json_print(svc_json_text *t, const cJSON *obj, const char *const *omit)
+    __attribute__((warn_unused_result));
 void svc_json_text_free(svc_json_text *t);
 
 /* The digest of len bytes under key. */

@@ -567,8 +567,9 @@ static sp_rc stored_pod(void *ctx, const char *uid, const char *json, sp_err *er
 }
 
 /* An admitted pod is stored once, without a sync; the same pod admitted
- * again (a replayed review) writes nothing; a changed one is stored again,
- * and the store holds the change. */
+ * again (a replayed review, or one that differs only in managedFields)
+ * writes nothing; a changed one is stored again, and the store holds the
+ * change and no managedFields. */
 static void test_unchanged_pod_is_not_rewritten(void)
 {
     static const store_visitor visit = { NULL, stored_pod, NULL };
@@ -585,9 +586,17 @@ static void test_unchanged_pod_is_not_rewritten(void)
     admit_ok(pe_pod("u-0", "u-1", "u", "0", NULL), "CREATE");
     admit_ok(pe_pod("u-0", "u-1", "u", "0", NULL), "UPDATE");
     CU_ASSERT_EQUAL(metric(UNSYNCED), 1);
+    /* the API server's field bookkeeping is not kept: a change there alone
+     * rewrites nothing */
+    pod = pe_pod("u-0", "u-1", "u", "0", NULL);
+    cJSON_AddItemToObject(cJSON_GetObjectItem(pod, "metadata"), "managedFields",
+                          cJSON_Parse("[{\"manager\":\"kubectl\",\"operation\":\"Update\"}]"));
+    admit_ok(pod, "UPDATE");
+    CU_ASSERT_EQUAL(metric(UNSYNCED), 1);
     pod = pe_pod("u-0", "u-1", "u", "0", NULL);
     cJSON_AddStringToObject(cJSON_GetObjectItem(cJSON_GetObjectItem(pod, "metadata"), "labels"),
                             "tier", "gold");
+    cJSON_AddItemToObject(cJSON_GetObjectItem(pod, "metadata"), "managedFields", cJSON_CreateArray());
     admit_ok(pod, "UPDATE");
     CU_ASSERT_EQUAL(metric(UNSYNCED), 2);
     svc_lock(app_svc(server));
@@ -598,6 +607,7 @@ static void test_unchanged_pod_is_not_rewritten(void)
     CU_ASSERT_EQUAL(store_load(st, &visit, json, &err), SP_OK);
     store_close(st);
     SP_ASSERT_CONTAINS(json, "\"tier\":\"gold\"");
+    CU_ASSERT_PTR_NULL(strstr(json, "managedFields"));
     remove_dir();
 }
 
@@ -805,11 +815,11 @@ static void test_pod_text_round_trips(void)
     for (size_t i = 0; i < sizeof(docs) / sizeof(docs[0]); i++) {
         cJSON *doc = cJSON_Parse(docs[i]), *back;
         CU_ASSERT_PTR_NOT_NULL_FATAL(doc);
-        CU_ASSERT_EQUAL_FATAL(svc_json_print(&t, doc), SP_OK);
+        CU_ASSERT_EQUAL_FATAL(svc_json_print(&t, doc, NULL), SP_OK);
         CU_ASSERT_EQUAL(strlen(t.data), t.len);
         back = cJSON_Parse(t.data);
         CU_ASSERT_TRUE(cJSON_Compare(doc, back, true));
-        CU_ASSERT_EQUAL_FATAL(svc_json_print(&again, back), SP_OK);
+        CU_ASSERT_EQUAL_FATAL(svc_json_print(&again, back, NULL), SP_OK);
         SP_ASSERT_STR(again.data, t.data);
         CU_ASSERT_EQUAL(svc_digest(&key, t.data, t.len), svc_digest(&key, again.data, again.len));
         CU_ASSERT_NOT_EQUAL(svc_digest(&key, t.data, t.len), svc_digest(&key, t.data, t.len - 1));
@@ -822,6 +832,34 @@ static void test_pod_text_round_trips(void)
     SP_ASSERT_STR(t.data, "{\"metadata\":{\"name\":\"x\",\"labels\":{\"streams.io/job\":\"j\"}}}");
     svc_json_text_free(&t);
     svc_json_text_free(&again);
+}
+
+/* The printer leaves out the member at the path it is given, wherever it
+ * sits among its siblings, and nothing else of the same name. */
+static void test_pod_text_leaves_out_a_path(void)
+{
+    static const char *const omit[] = { "metadata", "managedFields", NULL };
+    static const char *const cases[][2] = {
+        { "{\"metadata\":{\"managedFields\":[{\"a\":1}],\"name\":\"x\"},\"managedFields\":1}",
+          "{\"metadata\":{\"name\":\"x\"},\"managedFields\":1}" },
+        { "{\"metadata\":{\"name\":\"x\",\"managedFields\":[],\"uid\":\"u\"}}",
+          "{\"metadata\":{\"name\":\"x\",\"uid\":\"u\"}}" },
+        { "{\"spec\":{},\"metadata\":{\"managedFields\":{}}}", "{\"spec\":{},\"metadata\":{}}" },
+        { "{\"spec\":{\"metadata\":{\"managedFields\":2}},\"metadata\":\"m\"}",
+          "{\"spec\":{\"metadata\":{\"managedFields\":2}},\"metadata\":\"m\"}" },
+        { "[{\"metadata\":{\"managedFields\":2}}]", "[{\"metadata\":{\"managedFields\":2}}]" },
+    };
+    svc_json_text t = { NULL, 0, 0 };
+
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        cJSON *doc = cJSON_Parse(cases[i][0]);
+        CU_ASSERT_PTR_NOT_NULL_FATAL(doc);
+        CU_ASSERT_EQUAL_FATAL(svc_json_print(&t, doc, omit), SP_OK);
+        SP_ASSERT_STR(t.data, cases[i][1]);
+        CU_ASSERT_EQUAL(strlen(t.data), t.len);
+        cJSON_Delete(doc);
+    }
+    svc_json_text_free(&t);
 }
 
 static void test_admission_denies_with_a_reason(void)
@@ -1182,6 +1220,7 @@ static const sp_test tests[] = {
     SP_TEST(test_admission_denies_with_a_reason),
     SP_TEST(test_unchanged_pod_is_not_rewritten),
     SP_TEST(test_pod_text_round_trips),
+    SP_TEST(test_pod_text_leaves_out_a_path),
     SP_TEST(test_released_placements_are_deleted_after_the_ttl),
     SP_TEST(test_forgotten_placement_drops_its_record),
     SP_TEST(test_new_job_names_keep_the_state_bounded),
