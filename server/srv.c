@@ -1,10 +1,10 @@
 /*
- * The HTTPS server on libmicrohttpd: see srv.h. One internal epoll thread
- * per CPU (MHD's thread pool) suits keep-alive traffic from a few callers
- * (kube-scheduler, kube-apiserver) on two cores better than a thread per
- * connection. A request's body is gathered in a capped buffer; the checks
- * that need no body (route, method, content type, a declared length over
- * the cap) answer before reading it.
+ * The HTTPS server on libmicrohttpd: see srv.h. A thread per connection by
+ * default (start_daemon says why), with small answers sent as one TLS
+ * record (srv_cork.h); a fixed pool of epoll threads when asked. A
+ * request's body is gathered in a capped buffer; the checks that need no
+ * body (route, method, content type, a declared length over the cap)
+ * answer before reading it.
  */
 #include "server/srv.h"
 
@@ -18,6 +18,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "server/srv_cork.h"
 #include "server/srv_tls.h"
 #include "util/sp_alloc.h"
 #include "util/sp_log.h"
@@ -67,6 +68,8 @@ struct srv {
     uint16_t port;
     atomic_int in_flight;
     srv_tls *tls;              /* NULL: plaintext */
+    bool cork;                 /* small answers in one TLS record (srv_cork.h) */
+    unsigned conn_timeout_s;
     route_stats *stats;        /* n_routes + 1: the last counts unknown paths */
 };
 
@@ -178,30 +181,6 @@ sp_rc srv_reply_error(srv_response *resp, int status, const char *message)
     return rc ? rc : resp->body ? SP_OK : SP_ENOMEM;
 }
 
-/* Queue resp (its body passes to MHD, which frees it). */
-static enum MHD_Result send_response(struct MHD_Connection *c, srv_response *resp,
-                                     const char *allow)
-{
-    struct MHD_Response *r;
-    enum MHD_Result ok;
-
-    r = MHD_create_response_from_buffer(resp->len, resp->body ? resp->body : (char *)"",
-                                        resp->body ? MHD_RESPMEM_MUST_FREE
-                                                   : MHD_RESPMEM_PERSISTENT);
-    if (!r) {
-        sp_free(resp->body);
-        return MHD_NO;
-    }
-    resp->body = NULL; /* MHD frees it (sp_malloc is malloc) */
-    if (resp->content_type)
-        MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, resp->content_type);
-    if (allow)
-        MHD_add_response_header(r, MHD_HTTP_HEADER_ALLOW, allow);
-    ok = MHD_queue_response(c, (unsigned)resp->status, r);
-    MHD_destroy_response(r);
-    return ok;
-}
-
 /* ------------------------------------------------------------------------ */
 /* Requests                                                                   */
 /* ------------------------------------------------------------------------ */
@@ -214,6 +193,7 @@ typedef struct request {
     struct timespec start;
     int status;                /* the answer's status, once queued */
     bool answered;
+    bool corked;               /* the answer waits in TLS for srv_uncork */
     bool failed;               /* ended by the server's own failure */
     bool too_big;              /* the body is being dropped; 413 at its end */
     size_t dropped;            /* bytes of it dropped so far */
@@ -284,6 +264,32 @@ static bool is_json(const char *content_type)
     return content_type[n] == '\0' || content_type[n] == ';' || content_type[n] == ' ';
 }
 
+/* Queue rq's answer resp (its body passes to MHD, which frees it). */
+static enum MHD_Result send_response(request *rq, struct MHD_Connection *c, srv_response *resp,
+                                     const char *allow)
+{
+    struct MHD_Response *r;
+    enum MHD_Result ok;
+
+    r = MHD_create_response_from_buffer(resp->len, resp->body ? resp->body : (char *)"",
+                                        resp->body ? MHD_RESPMEM_MUST_FREE
+                                                   : MHD_RESPMEM_PERSISTENT);
+    if (!r) {
+        sp_free(resp->body);
+        return MHD_NO;
+    }
+    resp->body = NULL; /* MHD frees it (sp_malloc is malloc) */
+    if (resp->content_type)
+        MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, resp->content_type);
+    if (allow)
+        MHD_add_response_header(r, MHD_HTTP_HEADER_ALLOW, allow);
+    if (rq->s->cork && resp->len <= SRV_CORK_MAX)
+        rq->corked = srv_cork(c);
+    ok = MHD_queue_response(c, (unsigned)resp->status, r);
+    MHD_destroy_response(r);
+    return ok;
+}
+
 static enum MHD_Result answer_error(request *rq, struct MHD_Connection *c, int status,
                                     const char *message, const char *allow)
 {
@@ -293,7 +299,7 @@ static enum MHD_Result answer_error(request *rq, struct MHD_Connection *c, int s
     rq->status = status;
     if (srv_reply_error(&resp, status, message))
         return MHD_NO;
-    return send_response(c, &resp, allow);
+    return send_response(rq, c, &resp, allow);
 }
 
 /* Checks that need no body: route, method, content type, declared length. */
@@ -389,7 +395,7 @@ static enum MHD_Result dispatch(request *rq, struct MHD_Connection *c, const cha
     }
     rq->answered = true;
     rq->status = resp.status;
-    return send_response(c, &resp, NULL);
+    return send_response(rq, c, &resp, NULL);
 }
 
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const char *url,
@@ -440,9 +446,10 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **state,
     srv *s = cls;
     request *rq = *state;
 
-    (void)c;
     if (!rq)
         return;
+    if (rq->corked)
+        srv_uncork(c, s->conn_timeout_s);
     count(s, rq->route, rq->answered ? rq->status : unanswered_code(rq, why),
           elapsed_ns(&rq->start));
     sp_buf_free(&rq->body);
@@ -530,8 +537,7 @@ static struct MHD_Daemon *start_daemon(srv *s, const srv_config *cfg,
         MHD_OPTION_CONNECTION_LIMIT, cfg->limits.conn_limit ? cfg->limits.conn_limit : SRV_DEFAULT_CONN_LIMIT,
         MHD_OPTION_PER_IP_CONNECTION_LIMIT,
         cfg->limits.per_ip_limit ? cfg->limits.per_ip_limit : SRV_DEFAULT_PER_IP_LIMIT,
-        MHD_OPTION_CONNECTION_TIMEOUT,
-        cfg->limits.conn_timeout_s ? cfg->limits.conn_timeout_s : SRV_DEFAULT_CONN_TIMEOUT,
+        MHD_OPTION_CONNECTION_TIMEOUT, s->conn_timeout_s,
         MHD_OPTION_CONNECTION_MEMORY_LIMIT,
         cfg->limits.max_header ? cfg->limits.max_header : (size_t)SRV_DEFAULT_MAX_HEADER,
         MHD_OPTION_NOTIFY_COMPLETED, on_completed, s,
@@ -570,12 +576,15 @@ sp_rc srv_start(const srv_config *cfg, const srv_route *routes, size_t n_routes,
     s->n_routes = n_routes;
     s->ctx = ctx;
     s->max_body = cfg->limits.max_body ? cfg->limits.max_body : SRV_DEFAULT_MAX_BODY;
+    s->conn_timeout_s = cfg->limits.conn_timeout_s ? cfg->limits.conn_timeout_s
+                                                   : SRV_DEFAULT_CONN_TIMEOUT;
     if (cfg->cert_pem && cfg->key_pem &&
         (rc = srv_tls_new(cfg->cert_pem, cfg->key_pem, cfg->client_ca_pem != NULL, &s->tls,
                           err))) {
         srv_free(s);
         return rc;
     }
+    s->cork = s->tls && !cfg->threads; /* see srv_cork.h */
     s->daemon = start_daemon(s, cfg, &addr, v6);
     if (!s->daemon) {
         srv_free(s);

@@ -20,7 +20,9 @@
 
 #include "certs/certs.h"
 #include "server/srv.h"
+#include "server/srv_cork.h"
 #include "tests/test_util.h"
+#include "util/sp_alloc.h"
 #include "util/sp_buf.h"
 #include "util/sp_log.h"
 
@@ -34,10 +36,25 @@ static sp_rc on_echo(void *ctx, const srv_request *req, srv_response *resp)
     return srv_reply_text(resp, 200, "text/plain", req->body_len ? "got it\n" : "hello\n");
 }
 
+/* The largest answer sent corked (srv_cork.h). */
+static sp_rc on_big(void *ctx, const srv_request *req, srv_response *resp)
+{
+    (void)ctx;
+    (void)req;
+    resp->status = 200;
+    resp->content_type = "text/plain";
+    resp->len = SRV_CORK_MAX;
+    if (!(resp->body = sp_malloc(resp->len)))
+        return SP_ENOMEM;
+    memset(resp->body, 'x', resp->len);
+    return SP_OK;
+}
+
 static const srv_route routes[] = {
     { "/small", "POST", false, on_echo, 1024 },
     { "/large", "POST", false, on_echo, 0 },
     { "/hello", "GET", false, on_echo, 0 },
+    { "/big", "GET", false, on_big, 0 },
 };
 
 static srv *start(const srv_limits *limits, unsigned threads)
@@ -230,6 +247,68 @@ static void test_a_stalled_client_is_cut_off_and_holds_no_thread(void)
     srv_stop(s, 1000);
 }
 
+/* Before connect: a small receive buffer, so that answers back up soon. */
+static int small_receive_buffer(void *clientp, curl_socket_t fd, curlsocktype purpose)
+{
+    int size = 4096;
+
+    (void)clientp;
+    (void)purpose;
+    return setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &size, sizeof(size)) ? CURL_SOCKOPT_ERROR
+                                                                      : CURL_SOCKOPT_OK;
+}
+
+/* Send request over curl's connection (CONNECT_ONLY) again and again, a
+ * millisecond apart (so that each arrives alone, as a client waiting for
+ * answers would send them), for at most ms: true when the connection fails. */
+static bool cut_off_while_sending(CURL *c, int fd, const char *request, int ms)
+{
+    double deadline = now_s() + ms / 1000.0;
+    struct pollfd p = { .fd = fd, .events = POLLOUT };
+    size_t len = strlen(request), sent = 0, n;
+
+    while (now_s() < deadline) {
+        CURLcode rc = curl_easy_send(c, request + sent, len - sent, &n);
+        if (rc == CURLE_AGAIN) {
+            (void)poll(&p, 1, 100);
+        } else if (rc != CURLE_OK) {
+            return true;
+        } else if ((sent += n) == len) {
+            sent = 0;
+            usleep(1000);
+        }
+    }
+    return false;
+}
+
+/* A client that sends request after request and reads no answer: the
+ * answers it leaves unread (each of the largest size corked into one TLS
+ * record with a thread per connection, srv_cork.h) fill the socket, the
+ * server waits for room no longer than the connection timeout and cuts the
+ * client off; other clients are still answered. */
+static void test_a_client_that_does_not_read_is_cut_off(void)
+{
+    srv_limits limits = { .conn_timeout_s = 1 };
+    srv *s = start(&limits, 0);
+    CURL *stuck = curl_easy_init();
+    char url[64];
+    long fd = -1;
+
+    CU_ASSERT_PTR_NOT_NULL_FATAL(stuck);
+    snprintf(url, sizeof(url), "https://127.0.0.1:%u/", (unsigned)srv_port(s));
+    curl_easy_setopt(stuck, CURLOPT_URL, url);
+    curl_easy_setopt(stuck, CURLOPT_CAINFO, ca_path);
+    curl_easy_setopt(stuck, CURLOPT_CONNECT_ONLY, 1L);
+    curl_easy_setopt(stuck, CURLOPT_SOCKOPTFUNCTION, small_receive_buffer);
+    CU_ASSERT_EQUAL_FATAL(curl_easy_perform(stuck), CURLE_OK);
+    CU_ASSERT_EQUAL_FATAL(curl_easy_getinfo(stuck, CURLINFO_ACTIVESOCKET, &fd), CURLE_OK);
+    CU_ASSERT_TRUE(cut_off_while_sending(stuck, (int)fd, "GET /big HTTP/1.1\r\nHost: x\r\n\r\n",
+                                         20000 * (int)sp_test_scale()));
+    CU_ASSERT_EQUAL(request(s, "127.0.0.1", "/hello", NULL, NULL), 200);
+    curl_easy_cleanup(stuck);
+    srv_stop(s, 1000);
+}
+
 static void test_plaintext_on_the_tls_port_gets_no_answer(void)
 {
     static const char get[] = "GET /hello HTTP/1.1\r\nHost: x\r\n\r\n";
@@ -253,6 +332,7 @@ static const sp_test tests[] = {
     SP_TEST(test_connections_over_the_limit_wait),
     SP_TEST(test_one_address_cannot_take_every_connection),
     SP_TEST(test_a_stalled_client_is_cut_off_and_holds_no_thread),
+    SP_TEST(test_a_client_that_does_not_read_is_cut_off),
     SP_TEST(test_plaintext_on_the_tls_port_gets_no_answer),
     SP_TEST_END
 };
