@@ -95,7 +95,7 @@ static sp_rc number_text(const cJSON *v, char *buf, size_t len)
 sp_rc kobj_read_quantity(const cJSON *obj, const char *parent, const char *key,
                          int64_t *milli, bool *present, sp_err *err)
 {
-    const cJSON *v = cJSON_IsObject(obj) ? cJSON_GetObjectItem(obj, key) : NULL;
+    const cJSON *v = kobj_member(obj, key);
     char path[KOBJ_PATH_MAX], num[64];
     const char *text;
     sp_rc rc;
@@ -148,7 +148,7 @@ sp_rc kobj_check_kind(const cJSON *obj, const char *parent, const char *kind,
         kobj_path(path, sizeof(path), parent, "kind");
         if (snprintf(what, sizeof(what), "\"%s\"", kind) < 0)
             what[0] = '\0';
-        rc = kobj_type_error(err, path, what, cJSON_GetObjectItem(obj, "kind"));
+        rc = kobj_type_error(err, path, what, kobj_member(obj, "kind"));
     }
     if (rc || !group)
         return rc;
@@ -158,7 +158,7 @@ sp_rc kobj_check_kind(const cJSON *obj, const char *parent, const char *kind,
         if (snprintf(what, sizeof(what), "\"%s/<version>\"", group) < 0)
             what[0] = '\0';
         rc = kobj_type_error(err, path, what,
-                             cJSON_GetObjectItem(obj, "apiVersion"));
+                             kobj_member(obj, "apiVersion"));
     }
     return rc;
 }

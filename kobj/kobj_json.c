@@ -9,6 +9,7 @@
 #include <math.h>
 #include <stdio.h>
 #include <string.h>
+#include <strings.h>
 
 #include "kobj/kobj.h"
 #include "util/sp_alloc.h"
@@ -236,10 +237,33 @@ void kobj_prefix_path(sp_err *err, const char *base)
 /* Typed getters                                                              */
 /* ------------------------------------------------------------------------ */
 
+static int ascii_lower(int c)
+{
+    return c >= 'A' && c <= 'Z' ? c - 'A' + 'a' : c;
+}
+
+const cJSON *kobj_member(const cJSON *obj, const char *key)
+{
+    const cJSON *folded = NULL;
+    int first = ascii_lower((unsigned char)key[0]);
+
+    if (!cJSON_IsObject(obj))
+        return NULL;
+    for (const cJSON *c = obj->child; c; c = c->next) {
+        if (!c->string || ascii_lower((unsigned char)c->string[0]) != first)
+            continue;
+        if (strcmp(c->string, key) == 0)
+            return c;
+        if (!folded && strcasecmp(c->string, key) == 0)
+            folded = c;
+    }
+    return folded;
+}
+
 /* The field, or NULL when absent or null. */
 static const cJSON *field(const cJSON *obj, const char *key)
 {
-    const cJSON *v = cJSON_IsObject(obj) ? cJSON_GetObjectItem(obj, key) : NULL;
+    const cJSON *v = kobj_member(obj, key);
 
     return cJSON_IsNull(v) ? NULL : v;
 }

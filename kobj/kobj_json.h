@@ -23,6 +23,15 @@
 #define KOBJ_PATH_MAX 256   /* bytes of a field path kept for messages */
 #define KOBJ_QUOTE_MAX 96   /* bytes of a quoted value in messages */
 
+/*
+ * The member key of obj as Go's decoder finds it: the member named exactly
+ * key, else the first whose name differs only in ASCII case; NULL when
+ * there is none or obj is not an object. (cJSON_GetObjectItem takes the
+ * first case-insensitive match, which need not be the exact one, and folds
+ * every byte of every name it passes.)
+ */
+const cJSON *kobj_member(const cJSON *obj, const char *key);
+
 /* "a string", "a number", "an object", ... for messages. */
 const char *kobj_json_type(const cJSON *v);
 

@@ -54,7 +54,7 @@ static sp_rc kind_error(const cJSON *root, kobj_kind k, sp_err *err)
     if (snprintf(what, sizeof(what), "\"%sList\", \"List\" or \"%s\"", name,
                  name) < 0)
         what[0] = '\0';
-    return kobj_type_error(err, "kind", what, cJSON_GetObjectItem(root, "kind"));
+    return kobj_type_error(err, "kind", what, kobj_member(root, "kind"));
 }
 
 /*

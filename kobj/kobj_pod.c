@@ -278,7 +278,7 @@ static sp_rc read_lifecycle(const cJSON *obj, const cJSON *metadata,
                               strcmp(phase, "Failed") == 0);
     /* any non-null value: the API server only ever writes a timestamp */
     if (cJSON_IsObject(metadata))
-        del = cJSON_GetObjectItem(metadata, "deletionTimestamp");
+        del = kobj_member(metadata, "deletionTimestamp");
     out->terminating = del && !cJSON_IsNull(del);
     return SP_OK;
 }

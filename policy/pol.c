@@ -93,7 +93,7 @@ static sp_rc read_name(const cJSON *root, const char *key, const char *what,
     if (rc || !s || !*s)
         return rc;
     if (!ok(s, strlen(s)))
-        return kobj_type_error(err, key, what, cJSON_GetObjectItem(root, key));
+        return kobj_type_error(err, key, what, kobj_member(root, key));
     copy = sp_strdup(s);
     if (!copy)
         return sp_err_set(err, SP_ENOMEM, "%s: out of memory", key);
@@ -110,7 +110,7 @@ static bool label_prefix(const char *s, size_t n)
 
 static sp_rc f_tag_prefix(const cJSON *root, pol_policy *p, sp_err *err)
 {
-    const cJSON *v = cJSON_GetObjectItem(root, "tagLabelPrefix");
+    const cJSON *v = kobj_member(root, "tagLabelPrefix");
 
     if (cJSON_IsString(v) && !*v->valuestring)
         return kobj_type_error(err, "tagLabelPrefix",
@@ -159,7 +159,7 @@ static sp_rc read_enum(const cJSON *root, const char *key,
     if (snprintf(what, sizeof(what), "\"%s\" or \"%s\"", names[0],
                  names[n - 1]) < 0)
         what[0] = '\0';
-    return kobj_type_error(err, key, what, cJSON_GetObjectItem(root, key));
+    return kobj_type_error(err, key, what, kobj_member(root, key));
 }
 
 static sp_rc f_isolation_scope(const cJSON *root, pol_policy *p, sp_err *err)

@@ -12,6 +12,7 @@
 #include <time.h>
 
 #include "kobj/kobj.h"
+#include "kobj/kobj_json.h"
 #include "util/sp_map.h"
 
 #define NAME_MAX_LEN 253
@@ -145,17 +146,17 @@ cJSON *rec_placement_object(const char *ns, const char *name, const store_placem
 
 static const char *str_at(const cJSON *o, const char *key)
 {
-    const cJSON *v = cJSON_GetObjectItem(o, key);
+    const cJSON *v = kobj_member(o, key);
 
     return cJSON_IsString(v) ? v->valuestring : NULL;
 }
 
 sp_rc rec_placement_from_json(const cJSON *obj, store_placement *p, sp_err *err)
 {
-    const cJSON *meta = cJSON_GetObjectItem(obj, "metadata");
-    const cJSON *spec = cJSON_GetObjectItem(obj, "spec");
-    const cJSON *st = cJSON_GetObjectItem(obj, "status");
-    const cJSON *launches = cJSON_GetObjectItem(st, "launches");
+    const cJSON *meta = kobj_member(obj, "metadata");
+    const cJSON *spec = kobj_member(obj, "spec");
+    const cJSON *st = kobj_member(obj, "status");
+    const cJSON *launches = kobj_member(st, "launches");
 
     memset(p, 0, sizeof(*p));
     p->namespace_ = str_at(meta, "namespace");

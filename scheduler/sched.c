@@ -14,6 +14,7 @@
 #include <string.h>
 
 #include "kobj/kobj.h"
+#include "kobj/kobj_json.h"
 #include "util/sp_alloc.h"
 #include "util/sp_arena.h"
 #include "util/sp_log.h"
@@ -86,7 +87,7 @@ static const cJSON *non_null(const cJSON *v)
 static const char *name_of(const cJSON *entry, bool names)
 {
     const cJSON *name = names ? entry
-                              : cJSON_GetObjectItem(cJSON_GetObjectItem(entry, "metadata"), "name");
+                              : kobj_member(kobj_member(entry, "metadata"), "name");
 
     return cJSON_IsString(name) ? name->valuestring : NULL;
 }
@@ -129,15 +130,15 @@ static sp_rc parse_args(const char *body, size_t len, ext_args *a, sp_err *err)
         return rc;
     if (!cJSON_IsObject(a->root))
         return sp_err_set(err, SP_EPARSE, "ExtenderArgs must be a JSON object");
-    a->pod = non_null(cJSON_GetObjectItem(a->root, "Pod"));
+    a->pod = non_null(kobj_member(a->root, "Pod"));
     if (!cJSON_IsObject(a->pod))
         return sp_err_set(err, SP_EPARSE, "ExtenderArgs.Pod is missing or not an object");
-    a->names = non_null(cJSON_GetObjectItem(a->root, "NodeNames"));
-    nodes = non_null(cJSON_GetObjectItem(a->root, "Nodes"));
+    a->names = non_null(kobj_member(a->root, "NodeNames"));
+    nodes = non_null(kobj_member(a->root, "Nodes"));
     if (a->names && !cJSON_IsArray(a->names))
         return sp_err_set(err, SP_EPARSE, "ExtenderArgs.NodeNames must be an array of names");
     if (!a->names && nodes) {
-        a->items = cJSON_GetObjectItem(nodes, "items");
+        a->items = (cJSON *)kobj_member(nodes, "items"); /* our own tree */
         if (non_null(a->items) && !cJSON_IsArray(a->items))
             return sp_err_set(err, SP_EPARSE, "ExtenderArgs.Nodes.items must be an array");
         a->items = (cJSON *)non_null(a->items);
@@ -534,7 +535,7 @@ static sp_rc parse_bind(const cJSON *root, bind_args *b, sp_err *err)
     if (!cJSON_IsObject(root))
         return sp_err_set(err, SP_EPARSE, "ExtenderBindingArgs must be a JSON object");
     for (size_t i = 0; i < 4; i++) {
-        const cJSON *v = cJSON_GetObjectItem(root, fields[i]);
+        const cJSON *v = kobj_member(root, fields[i]);
         if (!cJSON_IsString(v) || !*v->valuestring)
             return sp_err_set(err, SP_EPARSE, "ExtenderBindingArgs.%s is missing or empty",
                               fields[i]);

@@ -162,6 +162,26 @@ static void t_quote_and_paths(void)
     cJSON_Delete(v);
 }
 
+/* Members are found as Go's decoder finds them: the exact name first, else
+ * the first that differs only in case. */
+static void t_member(void)
+{
+    cJSON *o = J("{'NAME':1,'Name':2,'name':3,'Kind':4,'':5}");
+    cJSON *not_object = J("['name']");
+
+    CU_ASSERT_EQUAL(kobj_member(o, "name")->valueint, 3);
+    CU_ASSERT_EQUAL(kobj_member(o, "Name")->valueint, 2);
+    CU_ASSERT_EQUAL(kobj_member(o, "nAmE")->valueint, 1);
+    CU_ASSERT_EQUAL(kobj_member(o, "kind")->valueint, 4);
+    CU_ASSERT_EQUAL(kobj_member(o, "")->valueint, 5);
+    CU_ASSERT_PTR_NULL(kobj_member(o, "names"));
+    CU_ASSERT_PTR_NULL(kobj_member(o, "nam"));
+    CU_ASSERT_PTR_NULL(kobj_member(not_object, "name"));
+    CU_ASSERT_PTR_NULL(kobj_member(NULL, "name"));
+    cJSON_Delete(not_object);
+    cJSON_Delete(o);
+}
+
 static void t_getters(void)
 {
     cJSON *o = J("{'S':'x','n':null,'i':7,'f':7.5,'b':true,'a':[],'o':{}}");
@@ -1314,6 +1334,7 @@ static void t_out_of_memory(void)
 
 static const sp_test tests[] = {
     SP_TEST(t_quote_and_paths),
+    SP_TEST(t_member),
     SP_TEST(t_getters),
     SP_TEST(t_prefix_path),
     SP_TEST(t_parse_json),

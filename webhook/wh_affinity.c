@@ -99,8 +99,8 @@ static bool has_exists(const cJSON *arr, const char *key)
     const cJSON *r;
 
     cJSON_ArrayForEach(r, arr) {
-        const char *k = cJSON_GetStringValue(cJSON_GetObjectItem(r, "key"));
-        const char *op = cJSON_GetStringValue(cJSON_GetObjectItem(r, "operator"));
+        const char *k = cJSON_GetStringValue(kobj_member(r, "key"));
+        const char *op = cJSON_GetStringValue(kobj_member(r, "operator"));
 
         if (k && op && strcmp(k, key) == 0 && strcmp(op, "Exists") == 0)
             return true;
@@ -119,9 +119,9 @@ static bool has_host(const cJSON *arr, const wh_selector *sel)
     const cJSON *r;
 
     cJSON_ArrayForEach(r, arr) {
-        const char *k = cJSON_GetStringValue(cJSON_GetObjectItem(r, "key"));
-        const char *op = cJSON_GetStringValue(cJSON_GetObjectItem(r, "operator"));
-        const cJSON *values = cJSON_GetObjectItem(r, "values");
+        const char *k = cJSON_GetStringValue(kobj_member(r, "key"));
+        const char *op = cJSON_GetStringValue(kobj_member(r, "operator"));
+        const cJSON *values = kobj_member(r, "values");
         const char *h = cJSON_GetArraySize(values) == 1
                             ? cJSON_GetStringValue(cJSON_GetArrayItem(values, 0))
                             : NULL;
@@ -165,7 +165,7 @@ static cJSON *array_member(cJSON *t, const char *name)
 /* Give term t the pool's tags and, with host, the name requirement. */
 static sp_rc extend_term(cJSON *t, const wh_selector *sel, const char *host)
 {
-    const cJSON *exprs = cJSON_GetObjectItem(t, F_EXPRS);
+    const cJSON *exprs = kobj_member(t, F_EXPRS);
     cJSON *arr;
     sp_rc rc = SP_OK;
 

@@ -93,7 +93,7 @@ sp_rc wh_warn(wh_answer *a, const char *fmt, ...)
 static const char *str_member(const cJSON *obj, const char *key)
 {
     const char *s = cJSON_IsObject(obj)
-                        ? cJSON_GetStringValue(cJSON_GetObjectItem(obj, key))
+                        ? cJSON_GetStringValue(kobj_member(obj, key))
                         : NULL;
 
     return s && *s ? s : NULL;
@@ -102,7 +102,7 @@ static const char *str_member(const cJSON *obj, const char *key)
 const char *wh_object_namespace(const wh_req *rq, const cJSON *obj)
 {
     const char *ns = cJSON_IsObject(obj)
-                         ? str_member(cJSON_GetObjectItem(obj, "metadata"),
+                         ? str_member(kobj_member(obj, "metadata"),
                                       "namespace")
                          : NULL;
 
@@ -127,7 +127,7 @@ static const char *cut_name(const char *s, char buf[WH_NAME_MAX + 4])
 void wh_ident(char *buf, size_t len, const char *what, const wh_req *rq,
               const cJSON *obj)
 {
-    const cJSON *meta = cJSON_IsObject(obj) ? cJSON_GetObjectItem(obj, "metadata")
+    const cJSON *meta = cJSON_IsObject(obj) ? kobj_member(obj, "metadata")
                                             : NULL;
     const char *ns = wh_object_namespace(rq, obj);
     const char *name = rq->name ? rq->name : str_member(meta, "name");

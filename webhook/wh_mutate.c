@@ -219,8 +219,8 @@ static sp_rc normalise_ids(const cJSON *anns, const char *key, char **ids,
 static sp_rc normalise(const wh_req *rq, const place_pe_spec *spec,
                        sp_buf *path, wh_answer *a)
 {
-    const cJSON *meta = cJSON_GetObjectItem(rq->object, "metadata");
-    const cJSON *anns = cJSON_GetObjectItem(meta, "annotations");
+    const cJSON *meta = kobj_member(rq->object, "metadata");
+    const cJSON *anns = kobj_member(meta, "annotations");
     sp_rc rc;
 
     if (!cJSON_IsObject(meta) || !cJSON_IsObject(anns))

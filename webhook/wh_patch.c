@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "kobj/kobj_json.h"
 #include "util/sp_alloc.h"
 #include "webhook/wh_internal.h"
 
@@ -65,14 +66,14 @@ void wh_path_cut(sp_buf *b, size_t len)
 
 const char *wh_member(const cJSON *obj, const char *name)
 {
-    const cJSON *v = cJSON_IsObject(obj) ? cJSON_GetObjectItem(obj, name) : NULL;
+    const cJSON *v = kobj_member(obj, name);
 
     return v && v->string ? v->string : name;
 }
 
 const char *wh_member_op(const cJSON *obj, const char *name)
 {
-    const cJSON *v = cJSON_IsObject(obj) ? cJSON_GetObjectItem(obj, name) : NULL;
+    const cJSON *v = kobj_member(obj, name);
 
     return v && !cJSON_IsNull(v) ? "replace" : "add";
 }

@@ -13,12 +13,13 @@
 #include <string.h>
 
 #include "kobj/kobj.h"
+#include "kobj/kobj_json.h"
 #include "webhook/wh_internal.h"
 
 /* obj.key (case-insensitive), NULL when absent or null. */
 static const cJSON *member(const cJSON *obj, const char *key)
 {
-    const cJSON *v = cJSON_IsObject(obj) ? cJSON_GetObjectItem(obj, key) : NULL;
+    const cJSON *v = kobj_member(obj, key);
 
     return cJSON_IsNull(v) ? NULL : v;
 }

@@ -41,13 +41,13 @@ static sp_rc read_type(const cJSON *root, wh_req *rq, sp_err *err)
 
     if (!rc && rq->kind && strcmp(rq->kind, REVIEW_KIND) != 0)
         return kobj_type_error(err, "kind", "\"" REVIEW_KIND "\"",
-                               cJSON_GetObjectItem(root, "kind"));
+                               kobj_member(root, "kind"));
     if (!rc)
         rc = kobj_get_string(root, "", "apiVersion", &rq->api_version, err);
     if (!rc && rq->api_version &&
         strncmp(rq->api_version, REVIEW_GROUP, strlen(REVIEW_GROUP)) != 0)
         return kobj_type_error(err, "apiVersion", "\"" REVIEW_GROUP "v1\"",
-                               cJSON_GetObjectItem(root, "apiVersion"));
+                               kobj_member(root, "apiVersion"));
     return rc;
 }
 
@@ -152,7 +152,7 @@ static sp_rc read_operation(const cJSON *req, wh_op *op, sp_err *err)
     return rc ? rc
               : kobj_type_error(err, "request.operation",
                                 "CREATE, UPDATE, DELETE or CONNECT",
-                                cJSON_GetObjectItem(req, "operation"));
+                                kobj_member(req, "operation"));
 }
 
 /* A string field where "" is the same as absent. */
@@ -232,7 +232,7 @@ static sp_rc apply_audit(const wh_req *rq, wh_answer *a)
 static sp_rc effect_namespace(const wh_req *rq, cJSON *obj)
 {
     cJSON *meta = cJSON_GetObjectItem(obj, "metadata");
-    const cJSON *ns = cJSON_GetObjectItem(meta, "namespace");
+    const cJSON *ns = kobj_member(meta, "namespace");
 
     if (!rq->namespace_ || !cJSON_IsObject(meta) || (cJSON_IsString(ns) && *ns->valuestring))
         return SP_OK;
