@@ -528,12 +528,17 @@ static struct MHD_Daemon *start_daemon(srv *s, const srv_config *cfg,
           (void *)(uintptr_t)cfg->client_ca_pem },
         { MHD_OPTION_END, 0, NULL },
     };
+    /* a pool size of 0 is not "no pool" to MHD but a warning at every start */
+    struct MHD_OptionItem pool[] = {
+        { cfg->threads ? MHD_OPTION_THREAD_POOL_SIZE : MHD_OPTION_END, (intptr_t)cfg->threads, NULL },
+        { MHD_OPTION_END, 0, NULL },
+    };
 
     return MHD_start_daemon(
         flags, 0, NULL, NULL, on_request, s,
         MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, s,
         MHD_OPTION_SOCK_ADDR, (const struct sockaddr *)addr,
-        MHD_OPTION_THREAD_POOL_SIZE, cfg->threads, /* 0: no pool */
+        MHD_OPTION_ARRAY, pool,
         MHD_OPTION_CONNECTION_LIMIT, cfg->limits.conn_limit ? cfg->limits.conn_limit : SRV_DEFAULT_CONN_LIMIT,
         MHD_OPTION_PER_IP_CONNECTION_LIMIT,
         cfg->limits.per_ip_limit ? cfg->limits.per_ip_limit : SRV_DEFAULT_PER_IP_LIMIT,
