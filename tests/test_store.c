@@ -1038,6 +1038,26 @@ static void shim_remove(void)
     CU_ASSERT_EQUAL(sqlite3_vfs_unregister(&shim.vfs), SQLITE_OK);
 }
 
+/* The shim installed, a new directory made in dir and a store opened in it
+ * (the test stops when it cannot be). */
+static store *open_shimmed(char dir[PATH_SIZE])
+{
+    store *st;
+
+    shim_install();
+    tmpdir_make(dir);
+    st = open_ok(dir);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(st);
+    return st;
+}
+
+/* dir removed and the shim taken out, after the test's stores are closed. */
+static void shim_done(const char *dir)
+{
+    rm_rf(dir);
+    shim_remove();
+}
+
 /* A pod whose JSON is big enough to grow the WAL (caller frees). */
 static char *big_json(void)
 {
@@ -1057,10 +1077,7 @@ static void t_full_disk(void)
     store *st;
     sp_err err;
 
-    shim_install();
-    tmpdir_make(dir);
-    st = open_ok(dir);
-    CU_ASSERT_PTR_NOT_NULL_FATAL(st);
+    st = open_shimmed(dir);
     put_samples(st);
     shim.full = true;
     CU_ASSERT_EQUAL(store_put_pod(st, "uid-9", "ns1", "big", json, &err), SP_EIO);
@@ -1096,8 +1113,7 @@ static void t_full_disk(void)
     SP_ASSERT_CONTAINS(open_error(dir, SP_EIO), "no space left on device");
     shim.full = false;
     store_close(open_ok(dir));
-    rm_rf(dir);
-    shim_remove();
+    shim_done(dir);
     free(json);
 }
 
@@ -1107,10 +1123,7 @@ static void t_failing_sync(void)
     store *st;
     sp_err err;
 
-    shim_install();
-    tmpdir_make(dir);
-    st = open_ok(dir);
-    CU_ASSERT_PTR_NOT_NULL_FATAL(st);
+    st = open_shimmed(dir);
     put_samples(st);
     shim.sync_fails = true;
     CU_ASSERT_EQUAL(store_delete_pod(st, "uid-1", &err), SP_EIO);
@@ -1129,8 +1142,7 @@ static void t_failing_sync(void)
     CU_ASSERT_PTR_NOT_NULL_FATAL(st);
     assert_content(st, samples_text);
     store_close(st);
-    rm_rf(dir);
-    shim_remove();
+    shim_done(dir);
 }
 
 /* Syncs the store asked for since *mark, and a new mark. */
@@ -1155,10 +1167,7 @@ static void t_durability_grades(void)
     sp_err err;
     int mark;
 
-    shim_install();
-    tmpdir_make(dir);
-    st = open_ok(dir);
-    CU_ASSERT_PTR_NOT_NULL_FATAL(st);
+    st = open_shimmed(dir);
     mark = shim.syncs;
     put_ok(store_put_pod(st, "u1", "ns", "p1", "{\"a\":1}", &err), &err);
     put_ok(store_put_pod(st, "u1", "ns", "p1", "{\"a\":2}", &err), &err);
@@ -1193,8 +1202,7 @@ static void t_durability_grades(void)
     store_get_stats(st, &stats);
     CU_ASSERT_EQUAL(stats.synced + stats.unsynced, 0);
     store_close(st);
-    rm_rf(dir);
-    shim_remove();
+    shim_done(dir);
 }
 
 /* Deferred durability: a deferred decision makes no sync in place and is
@@ -1209,10 +1217,7 @@ static void t_deferred_sync(void)
     sp_err err;
     int mark;
 
-    shim_install();
-    tmpdir_make(dir);
-    st = open_ok(dir);
-    CU_ASSERT_PTR_NOT_NULL_FATAL(st);
+    st = open_shimmed(dir);
     mark = shim.syncs;
     store_defer_sync(st, true);
     put_ok(store_put_placement(st, &p, &err), &err);
@@ -1230,8 +1235,7 @@ static void t_deferred_sync(void)
     assert_content(st, "placement ns1/job1/pe1 pod=job1-pe uid=u-1 node=n1 prev=n0 "
                        "phase=Bound reason=planned at=1700000000 exp=0 n=2\n");
     store_close(st);
-    rm_rf(dir);
-    shim_remove();
+    shim_done(dir);
 }
 
 /* The descriptor of this process open read-only on a file whose name ends
@@ -1266,10 +1270,7 @@ static void t_deferred_sync_fails(void)
     store *st;
     sp_err err;
 
-    shim_install();
-    tmpdir_make(dir);
-    st = open_ok(dir);
-    CU_ASSERT_PTR_NOT_NULL_FATAL(st);
+    st = open_shimmed(dir);
     store_defer_sync(st, true);
     put_ok(store_put_placement(st, &p, &err), &err);
     wal_fd = readonly_fd_of(STORE_FILE "-wal");
@@ -1291,8 +1292,7 @@ static void t_deferred_sync_fails(void)
     store_close(st);
     (void)close(pipe_fds[0]);
     (void)close(pipe_fds[1]);
-    rm_rf(dir);
-    shim_remove();
+    shim_done(dir);
 }
 
 /* ------------------------------------------------------------------------ */
