@@ -17,6 +17,7 @@
 #include <sys/random.h>
 
 #include "util/sp_alloc.h"
+#include "util/sp_str.h"
 
 /* ------------------------------------------------------------------------ */
 /* Printing                                                                   */
@@ -55,25 +56,6 @@ static sp_rc put_char(svc_json_text *t, char ch)
     return SP_OK;
 }
 
-/* Bytes a JSON string must escape: control bytes, '"' and '\\'. */
-static bool escaped(unsigned char ch)
-{
-    return ch < 0x20 || ch == '"' || ch == '\\';
-}
-
-#define ONES 0x0101010101010101ULL
-#define HIGHS 0x8080808080808080ULL
-
-/* Whether any of the 8 bytes of w must be escaped (the classic "has a byte
- * less than n" and "has a zero byte" word tricks). */
-static bool word_escaped(uint64_t w)
-{
-    uint64_t quote = w ^ (ONES * '"'), backslash = w ^ (ONES * '\\');
-
-    return (((w - ONES * 0x20) & ~w) | ((quote - ONES) & ~quote) |
-            ((backslash - ONES) & ~backslash)) & HIGHS;
-}
-
 /* s quoted, with '"', '\\' and control bytes escaped (\u00XX). Eight plain
  * bytes at a time where it can, one at a time where it must. */
 static sp_rc put_string(svc_json_text *t, const char *s)
@@ -90,11 +72,11 @@ static sp_rc put_string(svc_json_text *t, const char *s)
     o = t->data + t->len;
     *o++ = '"';
     while (i < n) {
-        if (i + 8 <= n && (memcpy(&w, p + i, 8), !word_escaped(w))) {
+        if (i + 8 <= n && (memcpy(&w, p + i, 8), !sp_json_word_escaped(w))) {
             memcpy(o, &w, 8);
             o += 8;
             i += 8;
-        } else if (!escaped(p[i])) {
+        } else if (!sp_json_escaped(p[i])) {
             *o++ = (char)p[i++];
         } else if (p[i] == '"' || p[i] == '\\') {
             *o++ = '\\';

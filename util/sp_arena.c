@@ -82,7 +82,7 @@ static sp_arena_chunk *add_chunk(sp_arena *a, size_t size)
     return c;
 }
 
-static void *arena_alloc(sp_arena *a, size_t size)
+void *sp_arena_alloc(sp_arena *a, size_t size)
 {
     sp_arena_chunk *c = a->chunks;
     void *p;
@@ -103,7 +103,7 @@ static void *arena_alloc(sp_arena *a, size_t size)
 
 void *sp_arena_json_malloc(size_t size)
 {
-    return filling ? arena_alloc(filling, size) : sp_malloc(size);
+    return filling ? sp_arena_alloc(filling, size) : sp_malloc(size);
 }
 
 /* Whether p lies in a chunk of an arena open on this thread. */

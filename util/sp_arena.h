@@ -41,6 +41,10 @@ void sp_arena_close(sp_arena *a);
 void sp_arena_fill(sp_arena *a);
 void sp_arena_fill_end(sp_arena *a);
 
+/* size bytes from a (which must be open), aligned for any type; NULL when
+ * memory runs out. They live until sp_arena_close. */
+void *sp_arena_alloc(sp_arena *a, size_t size);
+
 /* cJSON's allocator: from the filling arena of this thread, else sp_malloc.
  * NULL when memory runs out. */
 void *sp_arena_json_malloc(size_t size);
