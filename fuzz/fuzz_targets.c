@@ -22,6 +22,7 @@
 
 #include "kapi/kapi_kubeconfig.h"
 #include "kobj/kobj.h"
+#include "kobj/kobj_skim.h"
 #include "placement/place.h"
 #include "policy/pol.h"
 #include "scheduler/sched.h"
@@ -1391,6 +1392,63 @@ int fuzz_kubeconfig(const uint8_t *data, size_t size)
 }
 
 /* ------------------------------------------------------------------------ */
+/* skim                                                                       */
+/* ------------------------------------------------------------------------ */
+
+/* Whether b is a with some of its managedFields arrays emptied; *emptied
+ * counts those that were not empty before. */
+static bool same_but_skimmed(const cJSON *a, const cJSON *b, size_t *emptied)
+{
+    const cJSON *x = a ? a->child : NULL, *y = b ? b->child : NULL;
+
+    if (!a || !b || (a->type & 0xff) != (b->type & 0xff))
+        return false;
+    if (!cJSON_IsArray(a) && !cJSON_IsObject(a))
+        return cJSON_Compare(a, b, true);
+    if (cJSON_IsArray(a) && a->string && !strcmp(a->string, "managedFields") && x && !y) {
+        (*emptied)++;
+        return true;
+    }
+    for (; x && y; x = x->next, y = y->next)
+        if ((x->string || y->string) &&
+            (!x->string || !y->string || strcmp(x->string, y->string)))
+            return false;
+        else if (!same_but_skimmed(x, y, emptied))
+            return false;
+    return !x && !y;
+}
+
+int fuzz_skim(const uint8_t *data, size_t size)
+{
+    char *text;
+    size_t len = size, emptied = 0, n;
+    cJSON *before = NULL, *after = NULL;
+    sp_err err;
+    sp_rc rc_before, rc_after;
+
+    fuzz_init();
+    current = "skim";
+    if (!(text = input_string(data, size)))
+        return 0;
+    n = kobj_skim_managed_fields(text, &len);
+    CHECK(len <= size && (n || (len == size && !memcmp(text, data, size))),
+          "nothing emptied, yet the text changed");
+    rc_before = kobj_parse_json((const char *)data, size, &before, &err);
+    rc_after = kobj_parse_json(text, len, &after, &err);
+    if (rc_before == SP_OK) {
+        CHECK(rc_after == SP_OK, "a text cJSON takes is refused once skimmed");
+        CHECK(same_but_skimmed(before, after, &emptied) && emptied <= n,
+              "skimming changed more than managedFields arrays (%zu emptied)", n);
+    } else if (size < CJSON_NESTING_LIMIT) { /* past it, see kobj_skim.c */
+        CHECK(rc_after != SP_OK, "a text cJSON refuses is taken once skimmed");
+    }
+    cJSON_Delete(before);
+    cJSON_Delete(after);
+    sp_free(text);
+    return 0;
+}
+
+/* ------------------------------------------------------------------------ */
 /* The table                                                                  */
 /* ------------------------------------------------------------------------ */
 
@@ -1402,5 +1460,6 @@ const fuzz_target fuzz_targets[] = {
     { "hostpool", fuzz_hostpool },
     { "policy", fuzz_policy },
     { "kubeconfig", fuzz_kubeconfig },
+    { "skim", fuzz_skim },
     { NULL, NULL },
 };

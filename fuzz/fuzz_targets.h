@@ -47,6 +47,7 @@ int fuzz_admission(const uint8_t *data, size_t size);
 int fuzz_hostpool(const uint8_t *data, size_t size);
 int fuzz_policy(const uint8_t *data, size_t size);
 int fuzz_kubeconfig(const uint8_t *data, size_t size);
+int fuzz_skim(const uint8_t *data, size_t size);
 
 /* Every target by name, ending with { NULL, NULL }. */
 typedef struct fuzz_target {

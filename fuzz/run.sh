@@ -29,7 +29,7 @@ if [ "${1:-}" = --build-only ]; then
     build_only=yes
     shift
 fi
-targets=${*:-"quantity annotations extender admission hostpool policy kubeconfig"}
+targets=${*:-"quantity annotations extender admission hostpool policy kubeconfig skim"}
 
 cc=${FUZZ_CC:-clang}
 seconds=${FUZZ_SECONDS:-60}

@@ -151,13 +151,14 @@ static void test_admission(void) { replay_target("admission"); }
 static void test_hostpool(void) { replay_target("hostpool"); }
 static void test_policy(void) { replay_target("policy"); }
 static void test_kubeconfig(void) { replay_target("kubeconfig"); }
+static void test_skim(void) { replay_target("skim"); }
 
 /* Every target in the table has a test above. */
 static void test_every_target_replayed(void)
 {
     static const char *const tested[] = { "quantity", "annotations", "extender",
                                           "admission", "hostpool", "policy",
-                                          "kubeconfig" };
+                                          "kubeconfig", "skim" };
     size_t n = 0;
 
     for (const fuzz_target *t = fuzz_targets; t->name; t++, n++) {
@@ -177,7 +178,7 @@ int main(void)
         SP_TEST(test_quantity),  SP_TEST(test_annotations),
         SP_TEST(test_extender),  SP_TEST(test_admission),
         SP_TEST(test_hostpool),  SP_TEST(test_policy),
-        SP_TEST(test_kubeconfig),
+        SP_TEST(test_kubeconfig), SP_TEST(test_skim),
         SP_TEST(test_every_target_replayed),
         SP_TEST_END,
     };

@@ -14,6 +14,7 @@
 
 #include "kobj/kobj.h"
 #include "kobj/kobj_json.h"
+#include "kobj/kobj_skim.h"
 #include "policy/pol.h"
 #include "tests/test_util.h"
 #include "util/sp_alloc.h"
@@ -258,6 +259,115 @@ static void t_parse_json(void)
     SP_ASSERT_STR(err.msg, "not JSON: the input is empty");
     CU_ASSERT_EQUAL(kobj_parse_json("{} []", 5, &root, &err), SP_EPARSE);
     SP_ASSERT_STR(err.msg, "not JSON: syntax error at line 1, column 4");
+}
+
+/* ------------------------------------------------------------------------ */
+/* Skimming managedFields before parsing                                      */
+/* ------------------------------------------------------------------------ */
+
+/* A copy of text (sp_free) with double quotes for its single ones. */
+static char *dq(const char *text)
+{
+    char *copy = sp_strdup(text);
+
+    CU_ASSERT_PTR_NOT_NULL_FATAL(copy);
+    for (char *c = copy; *c; c++)
+        if (*c == '\'')
+            *c = '"';
+    return copy;
+}
+
+/* dq(text), skimmed (and NUL-terminated). */
+static char *skimmed(const char *text, size_t *emptied)
+{
+    char *copy = dq(text);
+    size_t len = strlen(copy);
+
+    *emptied = kobj_skim_managed_fields(copy, &len);
+    copy[len] = '\0';
+    return copy;
+}
+
+/* in skimmed is want (both with single quotes), n arrays emptied. */
+static void expect_skim(const char *in, const char *want, size_t n)
+{
+    size_t emptied;
+    char *got = skimmed(in, &emptied);
+    char *expected = dq(want);
+
+    if (strcmp(got, expected))
+        fprintf(stderr, "\n  skim of %s\n  gave   %s\n", in, got);
+    CU_ASSERT_STRING_EQUAL(got, expected);
+    CU_ASSERT_EQUAL(emptied, n);
+    sp_free(got);
+    sp_free(expected);
+}
+
+static void expect_kept(const char *in)
+{
+    expect_skim(in, in, 0);
+}
+
+static void t_skim_empties(void)
+{
+    expect_skim("{'managedFields':[{'a':1}],'b':2}", "{'managedFields':[],'b':2}", 1);
+    expect_skim("{'request':{'object':{'metadata':{'managedFields':[1,2]}},"
+                "'oldObject':{'metadata':{'managedFields' : [ true ]}}}}",
+                "{'request':{'object':{'metadata':{'managedFields':[]}},"
+                "'oldObject':{'metadata':{'managedFields' : []}}}}", 2);
+    expect_skim("{'managedFields':[1,\n2]}", "{'managedFields':[]}", 1);
+    expect_skim("{ 'managedFields':[] }", "{ 'managedFields':[] }", 1);
+    /* every kind of value, escapes cJSON takes, nesting */
+    expect_skim("{'managedFields':[null,false,-0.5e+3,{'k:{\\'a\\'}':{}},"
+                "'\\uD83D\\uDE00\\u00e9\\n\\/']}",
+                "{'managedFields':[]}", 1);
+}
+
+static void t_skim_keeps(void)
+{
+    char in[128], digits[64];
+
+    /* not a member name, or not an array */
+    expect_kept("{'managedFields':'[1]'}");
+    expect_kept("['managedFields',[1]]");
+    expect_kept("{'x\\'managedFields':[1]}");
+    expect_kept("{'ManagedFields':[1]}");
+    /* arrays that are not valid JSON, or that cJSON would refuse */
+    static const char *const bad[] = {
+        "[1,]", "[01]", "[1.]", "[-]", "[1e]", "[tru]", "[1 2]", "[{'a' 1}]",
+        "[{1:2}]", "['\t']", "['a\\x']", "['\\u12G4']", "['\\uDC00']",
+        "['\\uD800']", "['\\uD800x']", "['\\uD800\\u0041']", "[1", "['abc",
+        "[[]", "[,]", "[1}",
+    };
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        CU_ASSERT_FATAL(snprintf(in, sizeof(in), "{'managedFields':%s}", bad[i]) > 0);
+        expect_kept(in);
+    }
+    /* a number cJSON reads whole (63 characters), and one it would not */
+    memset(digits, '1', 63);
+    digits[63] = '\0';
+    CU_ASSERT_FATAL(snprintf(in, sizeof(in), "{'managedFields':[%s]}", digits) > 0);
+    expect_skim(in, "{'managedFields':[]}", 1);
+    CU_ASSERT_FATAL(snprintf(in, sizeof(in), "{'managedFields':[1%s]}", digits) > 0);
+    expect_kept(in);
+}
+
+/* KOBJ_SKIM_MAX_DEPTH levels of arrays are emptied, one more is kept. */
+static void t_skim_depth(void)
+{
+    static const char key[] = "{'managedFields':";
+
+    for (int levels = KOBJ_SKIM_MAX_DEPTH; levels <= KOBJ_SKIM_MAX_DEPTH + 1; levels++) {
+        char in[256];
+        size_t n = sizeof(key) - 1, emptied;
+
+        memcpy(in, key, n);
+        memset(in + n, '[', (size_t)levels);
+        memset(in + n + levels, ']', (size_t)levels);
+        memcpy(in + n + 2 * levels, "}", 2);
+        sp_free(skimmed(in, &emptied));
+        CU_ASSERT_EQUAL(emptied, levels <= KOBJ_SKIM_MAX_DEPTH ? 1u : 0u);
+    }
 }
 
 /* ------------------------------------------------------------------------ */
@@ -1079,6 +1189,56 @@ static void t_fixture_admission(void)
     CU_ASSERT_EQUAL(done, 14);
 }
 
+/* In tree, every managedFields member that is an array made empty; how many. */
+static size_t empty_managed_fields(cJSON *tree)
+{
+    size_t n = 0;
+
+    for (cJSON *c = tree->child, *next; c; c = next) {
+        next = c->next; /* c may be replaced */
+        if (cJSON_IsArray(c) && c->string && !strcmp(c->string, "managedFields")) {
+            CU_ASSERT_FATAL(cJSON_ReplaceItemInObjectCaseSensitive(tree, c->string,
+                                                                cJSON_CreateArray()));
+            n++;
+        } else {
+            n += empty_managed_fields(c);
+        }
+    }
+    return n;
+}
+
+/* Each captured review parses, skimmed, to the tree it parses to with its
+ * managedFields emptied afterwards: nothing else is touched. */
+static void t_fixture_skim(void)
+{
+    static const char *const files[] = {
+        "admission/mutate-create-pod-job1-pe0.json",
+        "admission/validate-create-pod-job1-pe0.json",
+        "admission/validate-delete-pod-job1-pe2.json",
+        "admission/validate-update-hostpool-any-ssd.json",
+        "cluster-pods.json",
+    };
+    static const size_t arrays[] = { 1, 1, 1, 2, 0 }; /* kubectl leaves them out */
+    char path[1200], *data = NULL;
+    size_t len;
+    sp_err err;
+
+    NEED_FIXTURES();
+    for (size_t i = 0; i < sizeof(files) / sizeof(files[0]); i++) {
+        cJSON *skim = NULL, *whole = fixture(files[i]);
+
+        CU_ASSERT_FATAL(snprintf(path, sizeof(path), "%s/%s", fixtures, files[i]) > 0);
+        CU_ASSERT_FATAL(kobj_read_file(path, KOBJ_FILE_MAX, &data, &len, &err) == SP_OK);
+        CU_ASSERT_EQUAL(kobj_skim_managed_fields(data, &len), arrays[i]);
+        CU_ASSERT_EQUAL(kobj_parse_json(data, len, &skim, &err), SP_OK);
+        CU_ASSERT_EQUAL(empty_managed_fields(whole), arrays[i]);
+        CU_ASSERT(cJSON_Compare(whole, skim, 1));
+        cJSON_Delete(whole);
+        cJSON_Delete(skim);
+        sp_free(data);
+    }
+}
+
 static void t_fixture_extender(void)
 {
     static const char *const files[] = {
@@ -1338,6 +1498,9 @@ static const sp_test tests[] = {
     SP_TEST(t_getters),
     SP_TEST(t_prefix_path),
     SP_TEST(t_parse_json),
+    SP_TEST(t_skim_empties),
+    SP_TEST(t_skim_keeps),
+    SP_TEST(t_skim_depth),
     SP_TEST(t_node_full),
     SP_TEST(t_node_conditions),
     SP_TEST(t_node_errors),
@@ -1355,6 +1518,7 @@ static const sp_test tests[] = {
     SP_TEST(t_fixture_cluster),
     SP_TEST(t_fixture_nodes_detail),
     SP_TEST(t_fixture_admission),
+    SP_TEST(t_fixture_skim),
     SP_TEST(t_fixture_extender),
     SP_TEST(t_fixture_sweep),
     SP_TEST(t_out_of_memory),
