@@ -890,6 +890,9 @@ static void t_malformed_envelope(void)
     BAD("not json", "not JSON: syntax error at line 1, column 1");
     BAD("{\"request\":\n{\"uid\": }}", "not JSON: syntax error at line 2, column 9");
     BAD("{\"request\":{\"uid\":\"u\"}} x", "not JSON: syntax error at line 1, column 25");
+    /* where it is in the body, also after a managedFields array cut out */
+    BAD("{\"managedFields\":[{\"a\":\n1}],\n\"request\": x}",
+        "not JSON: syntax error at line 3, column 12");
     bad_envelope(nul, sizeof(nul) - 1, "not JSON: it contains a NUL byte");
     BAD("[]", "must be an AdmissionReview object, got an array");
     BAD("\"review\"", "must be an AdmissionReview object, got a string (\"review\")");
@@ -1988,7 +1991,7 @@ static void oom_case(const place_state *st, const pol_policy *pol, wh_mode mode,
         wh_result_free(&r);
     }
     CU_ASSERT_TRUE(done);
-    CU_ASSERT_TRUE(n > 5);
+    CU_ASSERT_TRUE(n > 3); /* failures reached it: the least review allocates 5 times */
     wh_result_free(&ref);
 }
 

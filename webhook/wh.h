@@ -95,8 +95,10 @@ sp_rc wh_review(const place_state *st, const pol_policy *policy, wh_mode mode,
  * The same review in three steps, so that a caller holding a lock for the
  * state holds it for the middle one only (parsing and rendering are most of
  * a review's cost):
- *   wh_case_open    parses body, which must be NUL-terminated at len (the
- *                   server's are: no copy is made), and reads the request;
+ *   wh_case_open    parses a copy of body (len bytes) in which the
+ *                   managedFields arrays are emptied (kobj_skim.h: nothing
+ *                   reads them, and they are most of a pod), and reads the
+ *                   request;
  *                   it initialises *result, which the caller then always
  *                   frees with wh_result_free;
  *   wh_case_judge   runs the handlers (st and policy are read, under the

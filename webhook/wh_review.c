@@ -14,15 +14,21 @@
  * NoneOnDryRun). Every effect's object converts with kobj_pod_from_json or
  * kobj_pool_from_json. It is moved out of the parsed request, not copied.
  *
+ * The body is parsed from a copy without the contents of its managedFields
+ * arrays (kobj_skim.h), which nothing here reads: an effect's object has
+ * managedFields [].
+ *
  * The review is a wh_case in three steps (wh.h), so that only the handlers
  * run under the caller's lock: reading (the envelope and the request, with
  * their 400s) before it, rendering after it. The state and the policy are
  * forgotten when the judging ends: rendering reads neither.
  */
+#include <stdint.h>
 #include <string.h>
 
 #include "kobj/kobj.h"
 #include "kobj/kobj_json.h"
+#include "kobj/kobj_skim.h"
 #include "util/sp_alloc.h"
 #include "util/sp_arena.h"
 #include "webhook/wh_internal.h"
@@ -51,15 +57,40 @@ static sp_rc read_type(const cJSON *root, wh_req *rq, sp_err *err)
     return rc;
 }
 
-/* Parse the body (NUL-terminated at len) and read what a response needs:
- * SP_ENOMEM, or another code with the reason for a 400 in err. */
-static sp_rc read_envelope(const char *body, size_t len, cJSON **root,
+/* Parse body (len bytes) into the arena: a copy in it, with the contents of
+ * its managedFields arrays cut out (kobj_skim.h); a syntax error is reported
+ * where it is in body. */
+static sp_rc parse_skimmed(const char *body, size_t len, sp_arena *arena, cJSON **root,
+                           sp_err *err)
+{
+    char *text = len < SIZE_MAX ? sp_arena_alloc(arena, len + 1) : NULL;
+    size_t text_len = len;
+    bool cut;
+    sp_rc rc;
+
+    *root = NULL;
+    if (!text)
+        return sp_err_set(err, SP_ENOMEM, "out of memory reading the review");
+    memcpy(text, body, len);
+    cut = kobj_skim_managed_fields(text, &text_len) > 0;
+    text[text_len] = '\0';
+    sp_arena_fill(arena);
+    rc = kobj_parse_json_nul(text, text_len, root, err);
+    if (rc == SP_EPARSE && cut)
+        rc = kobj_parse_json(body, len, root, err);
+    sp_arena_fill_end(arena);
+    return rc;
+}
+
+/* Parse the body and read what a response needs: SP_ENOMEM, or another code
+ * with the reason for a 400 in err. */
+static sp_rc read_envelope(const char *body, size_t len, sp_arena *arena, cJSON **root,
                            wh_req *rq, sp_err *err)
 {
     const cJSON *req = NULL;
     sp_rc rc;
 
-    rc = kobj_parse_json_nul(body ? body : "", body ? len : 0, root, err);
+    rc = parse_skimmed(body, len, arena, root, err);
     if (rc)
         return rc;
     if (!cJSON_IsObject(*root))
@@ -297,9 +328,8 @@ sp_rc wh_case_open(wh_mode mode, const char *body, size_t len, wh_case **out,
     cs->rq.mode = mode;
     wh_answer_init(&cs->a);
     sp_err_clear(&cs->why);
-    sp_arena_fill(&result->arena);
-    rc = read_envelope(body, len, &cs->root, &cs->rq, &cs->why);
-    sp_arena_fill_end(&result->arena);
+    rc = read_envelope(body ? body : "", body ? len : 0, &result->arena, &cs->root, &cs->rq,
+                       &cs->why);
     if (rc == SP_ENOMEM)
         return rc;
     if (rc) {
@@ -363,21 +393,14 @@ void wh_case_free(wh_case *cs)
 sp_rc wh_review(const place_state *st, const pol_policy *policy, wh_mode mode,
                 const char *body, size_t len, wh_result *out)
 {
-    char *copy = body ? sp_strndup(body, len) : NULL;
     wh_case *cs = NULL;
-    sp_rc rc;
+    sp_rc rc = wh_case_open(mode, body, len, &cs, out);
 
-    if (body && !copy) {
-        result_init(out);
-        return SP_ENOMEM;
-    }
-    rc = wh_case_open(mode, copy, len, &cs, out);
     if (!rc)
         rc = wh_case_judge(cs, st, policy, out);
     if (!rc)
         rc = wh_case_answer(cs, out);
     wh_case_free(cs);
-    sp_free(copy);
     return rc;
 }
 
