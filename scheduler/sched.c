@@ -25,7 +25,7 @@
 
 typedef struct ext_args {
     sp_arena arena;        /* root's nodes; open from parse_args to args_free */
-    cJSON *root;
+    cJSON *root;           /* never changed: freed with the arena, not walked */
     const cJSON *pod;
     cJSON *items;          /* Nodes.items (NodeList mode), or NULL */
     const cJSON *names;    /* NodeNames (names mode), or NULL */
@@ -36,7 +36,6 @@ typedef struct ext_args {
 
 static void args_free(ext_args *a)
 {
-    cJSON_Delete(a->root);
     sp_arena_close(&a->arena);
     sp_free(a->name);
     sp_free(a->item);

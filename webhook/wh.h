@@ -64,7 +64,8 @@ typedef enum wh_effect_op {
 
 typedef struct wh_effect {
     wh_effect_op op;
-    cJSON *object;    /* owned: the Pod or HostPool object */
+    cJSON *object;    /* the Pod or HostPool object, in the result's arena
+                         (freed with it: not to be deleted or added to) */
 } wh_effect;
 
 typedef struct wh_result {

@@ -12,7 +12,8 @@
  * when the response allows, and never for a dry run (request.dryRun: the
  * object will not be stored, so the webhook declares sideEffects
  * NoneOnDryRun). Every effect's object converts with kobj_pod_from_json or
- * kobj_pool_from_json. It is moved out of the parsed request, not copied.
+ * kobj_pool_from_json. It is moved out of the parsed request, not copied,
+ * and like all of that tree lives in the result's arena.
  *
  * The body is parsed from a copy without the contents of its managedFields
  * arrays (kobj_skim.h), which nothing here reads: an effect's object has
@@ -260,15 +261,19 @@ static sp_rc apply_audit(const wh_req *rq, wh_answer *a)
 /* An effect's object names its namespace: one that only request.namespace
  * gave (the object was judged there) is written into its metadata, so that
  * it converts, and lands in that namespace, without a default. */
-static sp_rc effect_namespace(const wh_req *rq, cJSON *obj)
+static sp_rc effect_namespace(const wh_req *rq, cJSON *obj, sp_arena *arena)
 {
     cJSON *meta = cJSON_GetObjectItem(obj, "metadata");
     const cJSON *ns = kobj_member(meta, "namespace");
+    cJSON *added;
 
     if (!rq->namespace_ || !cJSON_IsObject(meta) || (cJSON_IsString(ns) && *ns->valuestring))
         return SP_OK;
     cJSON_DeleteItemFromObject(meta, "namespace");
-    return cJSON_AddStringToObject(meta, "namespace", rq->namespace_) ? SP_OK : SP_ENOMEM;
+    sp_arena_fill(arena);
+    added = cJSON_AddStringToObject(meta, "namespace", rq->namespace_);
+    sp_arena_fill_end(arena);
+    return added ? SP_OK : SP_ENOMEM;
 }
 
 /* Move the effect's object out of the request into out. */
@@ -283,7 +288,7 @@ static sp_rc take_effect(const wh_req *rq, wh_answer *a, wh_result *out)
     out->effects[0].object = cJSON_DetachItemViaPointer(rq->request, a->effect);
     out->n_effects = 1;
     a->effect = NULL;
-    return effect_namespace(rq, out->effects[0].object);
+    return effect_namespace(rq, out->effects[0].object, &out->arena);
 }
 
 /* HTTP 400: not even a uid to answer to. */
@@ -301,7 +306,10 @@ static sp_rc bad_request(const char *msg, wh_result *out)
 struct wh_case {
     wh_req rq;
     wh_answer a;
-    cJSON *root;            /* the parsed body; rq's strings point into it */
+    cJSON *root;            /* the parsed body; rq's strings point into it.
+                               Every node is in the result's arena (added
+                               ones too): it is left to the arena, never
+                               walked to be deleted */
     bool unreadable;        /* no uid to answer to: HTTP 400 with why */
     bool request_read;      /* the request's fields read: the handlers may run */
     sp_err why;             /* the reason of an unreadable body */
@@ -342,8 +350,9 @@ sp_rc wh_case_open(wh_mode mode, const char *body, size_t len, wh_case **out,
     if (rc)
         return wh_deny(&cs->a, WH_CODE_BAD_REQUEST, "%s", err.msg);
     /* the object as an effect would record it, before the verdict */
-    return mode == WH_VALIDATE && cs->rq.object ? effect_namespace(&cs->rq, cs->rq.object)
-                                                 : SP_OK;
+    return mode == WH_VALIDATE && cs->rq.object
+               ? effect_namespace(&cs->rq, cs->rq.object, &result->arena)
+               : SP_OK;
 }
 
 const cJSON *wh_case_object(const wh_case *cs)
@@ -386,7 +395,6 @@ void wh_case_free(wh_case *cs)
     if (!cs)
         return;
     wh_answer_free(&cs->a);
-    cJSON_Delete(cs->root);
     sp_free(cs);
 }
 
@@ -409,8 +417,6 @@ void wh_result_free(wh_result *r)
     if (!r)
         return;
     sp_free(r->body);
-    for (size_t i = 0; i < r->n_effects; i++)
-        cJSON_Delete(r->effects[i].object);
     sp_free(r->effects);
     sp_arena_close(&r->arena);
     memset(r, 0, sizeof(*r));
