@@ -26,8 +26,6 @@
 #define KEY_LEN (sizeof(KEY) - 1)
 #define NUMBER_MAX 63 /* characters of a number cJSON 1.7 reads whole */
 
-static const char *skip_value(const char *p, const char *end, int depth);
-
 static const char *skip_ws(const char *p, const char *end)
 {
     while (p < end && (*p == ' ' || *p == '\t' || *p == '\n' || *p == '\r'))
@@ -84,21 +82,29 @@ static const char *skip_escape(const char *p, const char *end)
     return p + 12;
 }
 
-/* p is at a quote. Plain bytes are passed eight at a time. */
+/* p is at a quote. Plain bytes are passed eight at a time; after a run
+ * that stops short, the byte it stopped at is looked at. */
 static const char *skip_string(const char *p, const char *end)
 {
     p++;
-    while (p && p < end) {
-        size_t plain = end - p >= 8 ? sp_json_plain_run8(p) : !sp_json_escaped((unsigned char)*p);
+    for (;;) {
+        if (end - p >= 8) {
+            size_t plain = sp_json_plain_run8(p);
 
-        if (plain)
             p += plain;
-        else if (*p == '"')
+            if (plain == 8)
+                continue;
+        } else if (p < end && !sp_json_escaped((unsigned char)*p)) {
+            p++;
+            continue;
+        }
+        if (p >= end)
+            return NULL;
+        if (*p == '"')
             return p + 1;
-        else
-            p = *p == '\\' ? skip_escape(p, end) : NULL;
+        if (*p != '\\' || !(p = skip_escape(p, end)))
+            return NULL;
     }
-    return NULL;
 }
 
 static const char *skip_digits(const char *p, const char *end)
@@ -144,53 +150,10 @@ static const char *skip_word(const char *p, const char *end, const char *word)
     return (size_t)(end - p) >= n && !memcmp(p, word, n) ? p + n : NULL;
 }
 
-/* p is at '['. */
-static const char *skip_array(const char *p, const char *end, int depth)
+/* Past the string, number, true, false or null at p, or NULL. */
+static const char *skip_scalar(const char *p, const char *end)
 {
-    p++;
-    if (take(&p, end, ']'))
-        return p;
-    for (;;) {
-        p = skip_value(skip_ws(p, end), end, depth);
-        if (!p)
-            return NULL;
-        if (take(&p, end, ']'))
-            return p;
-        if (!take(&p, end, ','))
-            return NULL;
-    }
-}
-
-/* p is at '{'. */
-static const char *skip_object(const char *p, const char *end, int depth)
-{
-    p++;
-    if (take(&p, end, '}'))
-        return p;
-    for (;;) {
-        p = skip_ws(p, end);
-        if (p >= end || *p != '"' || !(p = skip_string(p, end)) || !take(&p, end, ':'))
-            return NULL;
-        p = skip_value(skip_ws(p, end), end, depth);
-        if (!p)
-            return NULL;
-        if (take(&p, end, '}'))
-            return p;
-        if (!take(&p, end, ','))
-            return NULL;
-    }
-}
-
-/* Past the valid JSON value at p, or NULL; depth: containers around it. */
-static const char *skip_value(const char *p, const char *end, int depth)
-{
-    if (p >= end)
-        return NULL;
     switch (*p) {
-    case '[':
-        return depth < KOBJ_SKIM_MAX_DEPTH ? skip_array(p, end, depth + 1) : NULL;
-    case '{':
-        return depth < KOBJ_SKIM_MAX_DEPTH ? skip_object(p, end, depth + 1) : NULL;
     case '"':
         return skip_string(p, end);
     case 't':
@@ -201,6 +164,51 @@ static const char *skip_value(const char *p, const char *end, int depth)
         return skip_word(p, end, "null");
     default:
         return skip_number(p, end);
+    }
+}
+
+/* Past the valid JSON array at p (its '['), or NULL. One pass, no
+ * recursion: the closing bracket of each open container is on a stack, and
+ * what may come next is a value, a member name, or a comma or a closing
+ * bracket. */
+static const char *skip_array(const char *p, const char *end)
+{
+    char closing[KOBJ_SKIM_MAX_DEPTH];
+    int depth = 0;
+    enum { VALUE, NAME, AFTER } next = VALUE;
+
+    for (;;) {
+        p = skip_ws(p, end);
+        if (p >= end)
+            return NULL;
+        if (next == AFTER) {
+            if (*p == closing[depth - 1]) {
+                p++;
+                if (--depth == 0)
+                    return p;
+                continue;
+            }
+            if (*p++ != ',')
+                return NULL;
+            next = closing[depth - 1] == '}' ? NAME : VALUE;
+        } else if (next == NAME) {
+            if (*p != '"' || !(p = skip_string(p, end)) || !take(&p, end, ':'))
+                return NULL;
+            next = VALUE;
+        } else if (*p == '[' || *p == '{') {
+            if (depth == KOBJ_SKIM_MAX_DEPTH)
+                return NULL;
+            closing[depth++] = *p == '[' ? ']' : '}';
+            p = skip_ws(p + 1, end);
+            /* an empty one closes at once */
+            next = p < end && *p == closing[depth - 1] ? AFTER
+                   : closing[depth - 1] == '}'         ? NAME
+                                                       : VALUE;
+        } else if (!(p = skip_scalar(p, end))) {
+            return NULL;
+        } else {
+            next = AFTER;
+        }
     }
 }
 
@@ -227,7 +235,7 @@ size_t kobj_skim_managed_fields(char *json, size_t *len)
     while ((at = memmem(at, (size_t)(end - at), KEY, KEY_LEN))) {
         open = array_after_key(json, at, end);
         at += KEY_LEN;
-        if (!open || !(close = skip_array(open, end, 1)))
+        if (!open || !(close = skip_array(open, end)))
             continue;
         cut = (size_t)(close - open) - 2; /* between '[' and ']' */
         memmove(open + 1, close - 1, (size_t)(end - close) + 1); /* and ']' */
