@@ -62,9 +62,10 @@ static void apply_effects(svc *c, const wh_result *r, const svc_printed_pod *pre
 {
     for (size_t i = 0; i < r->n_effects; i++) {
         sp_err err = { SP_OK, "" };
-        sp_rc rc = r->effects[i].op == WH_POD_UPSERT   ? svc_update_printed_pod(c, r->effects[i].object, pre, &err)
-                   : r->effects[i].op == WH_POD_DELETE ? svc_forget_pod(c, r->effects[i].object, &err)
-                                                       : svc_learn_pool(c, r->effects[i].object, &err);
+        const wh_effect *e = &r->effects[i];
+        sp_rc rc = e->op == WH_POD_UPSERT   ? svc_update_printed_pod(c, e->object, e->pod, pre, &err)
+                   : e->op == WH_POD_DELETE ? svc_forget_pod(c, e->object, &err)
+                                            : svc_learn_pool(c, e->object, &err);
         if (rc)
             sp_log(SP_LOG_WARN, "admission_not_recorded", "error", err.msg, NULL);
     }

@@ -785,16 +785,20 @@ static sp_rc replace_pod(svc *c, kobj_pod *kp, const char *uid, const char *text
     return rc;
 }
 
-sp_rc svc_update_printed_pod(svc *c, const cJSON *pod, const svc_printed_pod *pre,
-                             sp_err *err)
+sp_rc svc_update_printed_pod(svc *c, const cJSON *pod, const kobj_pod *converted,
+                             const svc_printed_pod *pre, sp_err *err)
 {
     kobj_pod kp;
     char uid[KEY_MAX];
     const char *text;
     uint64_t digest;
     int32_t pe;
-    sp_rc rc = kobj_pod_from_json(pod, KOBJ_DEFAULT_NAMESPACE, &kp, err);
+    sp_rc rc = SP_OK;
 
+    if (converted)
+        kp = *converted; /* a shallow copy: the arrays stay the caller's */
+    else
+        rc = kobj_pod_from_json(pod, KOBJ_DEFAULT_NAMESPACE, &kp, err);
     if (rc)
         return rc;
     rc = pod_uid(&kp, uid, sizeof(uid));
@@ -806,13 +810,14 @@ sp_rc svc_update_printed_pod(svc *c, const cJSON *pod, const svc_printed_pod *pr
     } else if (!rc) {
         rc = learn_converted(c, pod, &kp, pre, &pe, err);
     }
-    kobj_pod_clear(&kp);
+    if (!converted)
+        kobj_pod_clear(&kp);
     return rc;
 }
 
 sp_rc svc_update_pod(svc *c, const cJSON *pod, sp_err *err)
 {
-    return svc_update_printed_pod(c, pod, NULL, err);
+    return svc_update_printed_pod(c, pod, NULL, NULL, err);
 }
 
 sp_rc svc_forget_pod(svc *c, const cJSON *pod, sp_err *err)

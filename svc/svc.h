@@ -15,6 +15,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "kobj/kobj.h"
 #include "placement/place.h"
 #include "policy/pol.h"
 #include "store/store.h"
@@ -136,7 +137,11 @@ typedef struct svc_printed_pod {
 
 sp_rc svc_print_pod(const svc *c, const cJSON *pod, svc_printed_pod *out)
     __attribute__((warn_unused_result));
-sp_rc svc_update_printed_pod(svc *c, const cJSON *pod, const svc_printed_pod *pre,
+
+/* svc_update_pod of pod, printed ahead (pre, or NULL) and converted ahead
+ * (converted: kobj_pod_from_json of pod with its own namespace; or NULL). */
+sp_rc svc_update_printed_pod(svc *c, const cJSON *pod, const kobj_pod *converted,
+                             const svc_printed_pod *pre,
                              sp_err *err) __attribute__((warn_unused_result));
 void svc_printed_pod_free(svc_printed_pod *p);
 

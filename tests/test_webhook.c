@@ -85,6 +85,27 @@ static place_state *state_for(const pol_policy *pol)
     return st;
 }
 
+/* An upsert carries its pod as the verdict converted it, which is the
+ * object converted afresh; the other effects carry none. */
+static void expect_carried_pod(const wh_effect *e, const kobj_pod *fresh)
+{
+    const place_pod_input *in = e->pod ? &e->pod->in : NULL;
+
+    if (e->op != WH_POD_UPSERT) {
+        CU_ASSERT_PTR_NULL(e->pod);
+        return;
+    }
+    CU_ASSERT_PTR_NOT_NULL_FATAL(in);
+    SP_ASSERT_STR(in->namespace_, fresh->in.namespace_);
+    SP_ASSERT_STR(in->name, fresh->in.name);
+    SP_ASSERT_STR(in->uid, fresh->in.uid);
+    CU_ASSERT_EQUAL(in->n_labels, fresh->in.n_labels);
+    CU_ASSERT_EQUAL(in->n_annotations, fresh->in.n_annotations);
+    CU_ASSERT_EQUAL(in->n_tolerations, fresh->in.n_tolerations);
+    CU_ASSERT(!memcmp(&in->requests, &fresh->in.requests, sizeof(in->requests)));
+    CU_ASSERT_EQUAL(e->pod->terminal, fresh->terminal);
+}
+
 /* Record the effects of r in st, as the server does under its lock. */
 static void apply_effects(place_state *st, const wh_result *r)
 {
@@ -109,6 +130,7 @@ static void apply_effects(place_state *st, const wh_result *r)
                 CU_ASSERT_EQUAL(place_state_remove_pod(st, p.in.uid), SP_OK);
             if (e->op == WH_POD_UPSERT)
                 CU_ASSERT_EQUAL(place_state_add_pod(st, &p.in, NULL, &err), SP_OK);
+            expect_carried_pod(e, &p);
             kobj_pod_clear(&p);
         }
     }

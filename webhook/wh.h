@@ -46,6 +46,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "kobj/kobj.h"
 #include "placement/place.h"
 #include "policy/pol.h"
 #include "util/sp_arena.h"
@@ -66,6 +67,9 @@ typedef struct wh_effect {
     wh_effect_op op;
     cJSON *object;    /* the Pod or HostPool object, in the result's arena
                          (freed with it: not to be deleted or added to) */
+    kobj_pod *pod;    /* owned: for WH_POD_UPSERT the object as the verdict
+                         converted it (its namespace is the object's own), so
+                         that recording it need not convert it again */
 } wh_effect;
 
 typedef struct wh_result {

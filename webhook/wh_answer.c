@@ -38,6 +38,7 @@ void wh_answer_free(wh_answer *a)
     sp_free(a->message);
     cJSON_Delete(a->warnings);
     cJSON_Delete(a->patch);
+    wh_pod_free(a->effect_pod);
     memset(a, 0, sizeof(*a));
 }
 

@@ -74,6 +74,7 @@ typedef struct wh_answer {
     wh_effect_op effect_op;
     cJSON *effect;              /* borrowed from the request: what to record
                                    when the review is allowed, or NULL */
+    kobj_pod *effect_pod;       /* owned: effect converted (a PE pod), or NULL */
 } wh_answer;
 
 /* ------------------------------------------------------------------------ */
@@ -195,6 +196,9 @@ sp_rc wh_affinity_patch(const cJSON *spec, const char *spec_path,
 /* Review a pod (any operation) into a. SP_ENOMEM only. */
 sp_rc wh_pod_review(const wh_req *rq, wh_answer *a)
     __attribute__((warn_unused_result));
+
+/* Clear and free a converted pod of an effect (NULL is a no-op). */
+void wh_pod_free(kobj_pod *p);
 
 /*
  * The mutation of an admitted PE pod (CREATE: affinity, schedulerName and

@@ -16,6 +16,7 @@
 
 #include "kobj/kobj.h"
 #include "kobj/kobj_json.h"
+#include "util/sp_alloc.h"
 #include "webhook/wh_internal.h"
 
 /* The labels and annotations the engine reads a PE's constraints from. */
@@ -138,6 +139,17 @@ static sp_rc admit_and_mutate(const wh_req *rq, const place_pod_input *in,
     return rc;
 }
 
+/* The effect's conversion moves to a (p is left empty), so that recording
+ * the pod needs none of its own; without memory it is simply not kept. */
+static void keep_effect_pod(wh_answer *a, kobj_pod *p)
+{
+    a->effect_pod = sp_malloc(sizeof(*a->effect_pod));
+    if (!a->effect_pod)
+        return;
+    *a->effect_pod = *p;
+    memset(p, 0, sizeof(*p));
+}
+
 static sp_rc pod_write(const wh_req *rq, wh_answer *a)
 {
     char ident[WH_IDENT_MAX];
@@ -163,8 +175,16 @@ static sp_rc pod_write(const wh_req *rq, wh_answer *a)
         rc = admit_and_mutate(rq, &p.in, ident, a);
     else if (rc != SP_ENOMEM)
         rc = wh_deny(a, WH_CODE_BAD_REQUEST, "%s: %s", ident, err.msg);
+    if (rc == SP_OK && a->effect == rq->object && rq->mode == WH_VALIDATE)
+        keep_effect_pod(a, &p);
     kobj_pod_clear(&p);
     return rc;
+}
+
+void wh_pod_free(kobj_pod *p)
+{
+    kobj_pod_clear(p);
+    sp_free(p);
 }
 
 /* Always allowed; a readable PE pod of a managed namespace is an effect. */

@@ -286,8 +286,10 @@ static sp_rc take_effect(const wh_req *rq, wh_answer *a, wh_result *out)
         return SP_ENOMEM;
     out->effects[0].op = a->effect_op;
     out->effects[0].object = cJSON_DetachItemViaPointer(rq->request, a->effect);
+    out->effects[0].pod = a->effect_pod;
     out->n_effects = 1;
     a->effect = NULL;
+    a->effect_pod = NULL;
     return effect_namespace(rq, out->effects[0].object, &out->arena);
 }
 
@@ -417,6 +419,8 @@ void wh_result_free(wh_result *r)
     if (!r)
         return;
     sp_free(r->body);
+    for (size_t i = 0; i < r->n_effects; i++)
+        wh_pod_free(r->effects[i].pod);
     sp_free(r->effects);
     sp_arena_close(&r->arena);
     memset(r, 0, sizeof(*r));
