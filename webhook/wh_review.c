@@ -373,12 +373,14 @@ sp_rc wh_case_judge(wh_case *cs, const place_state *st, const pol_policy *policy
         return SP_OK;
     cs->rq.st = st;
     cs->rq.policy = policy;
+    sp_arena_fill(&out->arena); /* the patch and warnings die with the case */
     if (cs->request_read)
         rc = dispatch(&cs->rq, &cs->a);
     if (!rc)
         rc = apply_audit(&cs->rq, &cs->a);
     if (!rc)
         rc = take_effect(&cs->rq, &cs->a, out);
+    sp_arena_fill_end(&out->arena);
     out->allowed = cs->a.allowed;
     cs->rq.st = NULL;
     cs->rq.policy = NULL;
