@@ -238,7 +238,7 @@ size_t kobj_skim_managed_fields(char *json, size_t *len)
         if (!open || !(close = skip_array(open, end)))
             continue;
         cut = (size_t)(close - open) - 2; /* between '[' and ']' */
-        memmove(open + 1, close - 1, (size_t)(end - close) + 1); /* and ']' */
+        memmove(open + 1, close - 1, (size_t)(end - close) + 1); /* ']' on */
         end -= cut;
         *len -= cut;
         at = open + 2;

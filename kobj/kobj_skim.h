@@ -11,12 +11,13 @@
 
 #include <stddef.h>
 
-#define KOBJ_SKIM_MAX_DEPTH 64  /* nesting levels inside an array it empties */
+#define KOBJ_SKIM_MAX_DEPTH 64  /* levels of arrays and objects in an array it
+                                   empties, its own level included */
 
 /*
  * In the JSON text json (*len bytes), cut out the contents of every array
  * that is the value of a member named exactly "managedFields", leaving "[]";
- * *len becomes the new length (the bytes after it are left as they were).
+ * *len becomes the new length (the bytes after it are left over, not cleared).
  * Only arrays that are valid JSON (RFC 8259; strings whose \u escapes cJSON
  * also takes, numbers cJSON reads whole, at most KOBJ_SKIM_MAX_DEPTH deep)
  * are cut, so a text cJSON would refuse stays refused; but a syntax error

@@ -69,7 +69,8 @@ typedef struct wh_effect {
                          (freed with it: not to be deleted or added to) */
     kobj_pod *pod;    /* owned: for WH_POD_UPSERT the object as the verdict
                          converted it (its namespace is the object's own), so
-                         that recording it need not convert it again */
+                         that recording it need not convert it again; NULL
+                         for the other effects, or when memory ran out */
 } wh_effect;
 
 typedef struct wh_result {

@@ -260,7 +260,8 @@ static sp_rc apply_audit(const wh_req *rq, wh_answer *a)
 
 /* An effect's object names its namespace: one that only request.namespace
  * gave (the object was judged there) is written into its metadata, so that
- * it converts, and lands in that namespace, without a default. */
+ * it converts, and lands in that namespace, without a default. The node is
+ * made in the arena, as the rest of the tree. */
 static sp_rc effect_namespace(const wh_req *rq, cJSON *obj, sp_arena *arena)
 {
     cJSON *meta = cJSON_GetObjectItem(obj, "metadata");
