@@ -260,8 +260,7 @@ const cJSON *kobj_member(const cJSON *obj, const char *key)
     return folded;
 }
 
-/* The field, or NULL when absent or null. */
-static const cJSON *field(const cJSON *obj, const char *key)
+const cJSON *kobj_field(const cJSON *obj, const char *key)
 {
     const cJSON *v = kobj_member(obj, key);
 
@@ -280,7 +279,7 @@ static sp_rc field_error(sp_err *err, const char *parent, const char *key,
 sp_rc kobj_get_object(const cJSON *obj, const char *parent, const char *key,
                       const cJSON **out, sp_err *err)
 {
-    const cJSON *v = field(obj, key);
+    const cJSON *v = kobj_field(obj, key);
 
     *out = NULL;
     if (v && !cJSON_IsObject(v))
@@ -292,7 +291,7 @@ sp_rc kobj_get_object(const cJSON *obj, const char *parent, const char *key,
 sp_rc kobj_get_array(const cJSON *obj, const char *parent, const char *key,
                      const cJSON **out, sp_err *err)
 {
-    const cJSON *v = field(obj, key);
+    const cJSON *v = kobj_field(obj, key);
 
     *out = NULL;
     if (v && !cJSON_IsArray(v))
@@ -304,7 +303,7 @@ sp_rc kobj_get_array(const cJSON *obj, const char *parent, const char *key,
 sp_rc kobj_get_string(const cJSON *obj, const char *parent, const char *key,
                       const char **out, sp_err *err)
 {
-    const cJSON *v = field(obj, key);
+    const cJSON *v = kobj_field(obj, key);
 
     *out = NULL;
     if (v && !cJSON_IsString(v))
@@ -316,7 +315,7 @@ sp_rc kobj_get_string(const cJSON *obj, const char *parent, const char *key,
 sp_rc kobj_get_bool(const cJSON *obj, const char *parent, const char *key,
                     bool *out, bool *present, sp_err *err)
 {
-    const cJSON *v = field(obj, key);
+    const cJSON *v = kobj_field(obj, key);
 
     if (present)
         *present = false;
@@ -351,7 +350,7 @@ sp_rc kobj_get_int(const cJSON *obj, const char *parent, const char *key,
                    int64_t min, int64_t max, int64_t *out, bool *present,
                    sp_err *err)
 {
-    const cJSON *v = field(obj, key);
+    const cJSON *v = kobj_field(obj, key);
     const char *what = "an integer";
     char range[96];
     int64_t i;

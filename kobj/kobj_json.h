@@ -32,6 +32,9 @@
  */
 const cJSON *kobj_member(const cJSON *obj, const char *key);
 
+/* kobj_member, with a null value taken as absent (NULL). */
+const cJSON *kobj_field(const cJSON *obj, const char *key);
+
 /* "a string", "a number", "an object", ... for messages. */
 const char *kobj_json_type(const cJSON *v);
 

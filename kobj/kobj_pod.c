@@ -265,7 +265,7 @@ static sp_rc read_tolerations(const cJSON *spec, kobj_pod *out, sp_err *err)
 static sp_rc read_lifecycle(const cJSON *obj, const cJSON *metadata,
                             kobj_pod *out, sp_err *err)
 {
-    const cJSON *status, *del = NULL;
+    const cJSON *status, *del;
     const char *phase;
     sp_rc rc;
 
@@ -277,8 +277,7 @@ static sp_rc read_lifecycle(const cJSON *obj, const cJSON *metadata,
     out->terminal = phase && (strcmp(phase, "Succeeded") == 0 ||
                               strcmp(phase, "Failed") == 0);
     /* any non-null value: the API server only ever writes a timestamp */
-    if (cJSON_IsObject(metadata))
-        del = kobj_member(metadata, "deletionTimestamp");
+    del = kobj_member(metadata, "deletionTimestamp");
     out->terminating = del && !cJSON_IsNull(del);
     return SP_OK;
 }

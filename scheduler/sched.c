@@ -77,11 +77,6 @@ static sp_rc reply_error(srv_response *resp, int status, const char *message)
     return rc;
 }
 
-static const cJSON *non_null(const cJSON *v)
-{
-    return v && !cJSON_IsNull(v) ? v : NULL;
-}
-
 /* The name of a NodeNames entry or of a Nodes item; NULL when it has none. */
 static const char *name_of(const cJSON *entry, bool names)
 {
@@ -129,18 +124,17 @@ static sp_rc parse_args(const char *body, size_t len, ext_args *a, sp_err *err)
         return rc;
     if (!cJSON_IsObject(a->root))
         return sp_err_set(err, SP_EPARSE, "ExtenderArgs must be a JSON object");
-    a->pod = non_null(kobj_member(a->root, "Pod"));
+    a->pod = kobj_field(a->root, "Pod");
     if (!cJSON_IsObject(a->pod))
         return sp_err_set(err, SP_EPARSE, "ExtenderArgs.Pod is missing or not an object");
-    a->names = non_null(kobj_member(a->root, "NodeNames"));
-    nodes = non_null(kobj_member(a->root, "Nodes"));
+    a->names = kobj_field(a->root, "NodeNames");
+    nodes = kobj_field(a->root, "Nodes");
     if (a->names && !cJSON_IsArray(a->names))
         return sp_err_set(err, SP_EPARSE, "ExtenderArgs.NodeNames must be an array of names");
     if (!a->names && nodes) {
-        a->items = (cJSON *)kobj_member(nodes, "items"); /* our own tree */
-        if (non_null(a->items) && !cJSON_IsArray(a->items))
+        a->items = (cJSON *)kobj_field(nodes, "items"); /* our own tree */
+        if (a->items && !cJSON_IsArray(a->items))
             return sp_err_set(err, SP_EPARSE, "ExtenderArgs.Nodes.items must be an array");
-        a->items = (cJSON *)non_null(a->items);
     }
     if (!a->names && !nodes)
         return sp_err_set(err, SP_EPARSE, "ExtenderArgs carries neither Nodes nor NodeNames");

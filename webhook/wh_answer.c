@@ -93,19 +93,14 @@ sp_rc wh_warn(wh_answer *a, const char *fmt, ...)
 /* A non-empty string member of obj, or NULL. */
 static const char *str_member(const cJSON *obj, const char *key)
 {
-    const char *s = cJSON_IsObject(obj)
-                        ? cJSON_GetStringValue(kobj_member(obj, key))
-                        : NULL;
+    const char *s = cJSON_GetStringValue(kobj_member(obj, key));
 
     return s && *s ? s : NULL;
 }
 
 const char *wh_object_namespace(const wh_req *rq, const cJSON *obj)
 {
-    const char *ns = cJSON_IsObject(obj)
-                         ? str_member(kobj_member(obj, "metadata"),
-                                      "namespace")
-                         : NULL;
+    const char *ns = str_member(kobj_member(obj, "metadata"), "namespace");
 
     return ns ? ns : rq->namespace_;
 }
@@ -128,8 +123,7 @@ static const char *cut_name(const char *s, char buf[WH_NAME_MAX + 4])
 void wh_ident(char *buf, size_t len, const char *what, const wh_req *rq,
               const cJSON *obj)
 {
-    const cJSON *meta = cJSON_IsObject(obj) ? kobj_member(obj, "metadata")
-                                            : NULL;
+    const cJSON *meta = kobj_member(obj, "metadata");
     const char *ns = wh_object_namespace(rq, obj);
     const char *name = rq->name ? rq->name : str_member(meta, "name");
     const char *gen = name ? NULL : str_member(meta, "generateName");

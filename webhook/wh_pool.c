@@ -16,14 +16,6 @@
 #include "kobj/kobj_json.h"
 #include "webhook/wh_internal.h"
 
-/* obj.key (case-insensitive), NULL when absent or null. */
-static const cJSON *member(const cJSON *obj, const char *key)
-{
-    const cJSON *v = kobj_member(obj, key);
-
-    return cJSON_IsNull(v) ? NULL : v;
-}
-
 /* Equal JSON values, two absent ones included. */
 static bool same(const cJSON *x, const cJSON *y)
 {
@@ -36,9 +28,9 @@ static bool pool_unchanged(const wh_req *rq)
     const cJSON *now = rq->object, *old = rq->old_object;
 
     return rq->op == WH_OP_UPDATE && old &&
-           same(member(now, "spec"), member(old, "spec")) &&
-           same(member(member(now, "status"), "hosts"),
-                member(member(old, "status"), "hosts"));
+           same(kobj_field(now, "spec"), kobj_field(old, "spec")) &&
+           same(kobj_field(kobj_field(now, "status"), "hosts"),
+                kobj_field(kobj_field(old, "status"), "hosts"));
 }
 
 static sp_rc pool_write(const wh_req *rq, wh_answer *a)
