@@ -23,19 +23,26 @@
 /* Helpers                                                                    */
 /* ------------------------------------------------------------------------ */
 
+/* A copy of text (sp_free) with double quotes for its single ones. */
+static char *dq(const char *text)
+{
+    char *copy = sp_strdup(text);
+
+    CU_ASSERT_PTR_NOT_NULL_FATAL(copy);
+    for (char *c = copy; *c; c++)
+        if (*c == '\'')
+            *c = '"';
+    return copy;
+}
+
 /* Parse JSON written with single quotes for readability. */
 static cJSON *J(const char *text)
 {
-    size_t n = strlen(text);
-    char *copy = sp_strdup(text);
+    char *copy = dq(text);
     cJSON *root = NULL;
     sp_err err;
 
-    CU_ASSERT_PTR_NOT_NULL_FATAL(copy);
-    for (size_t i = 0; i < n; i++)
-        if (copy[i] == '\'')
-            copy[i] = '"';
-    if (kobj_parse_json(copy, n, &root, &err) != SP_OK)
+    if (kobj_parse_json(copy, strlen(copy), &root, &err) != SP_OK)
         fprintf(stderr, "\n  bad test JSON: %s\n  %s\n", err.msg, copy);
     sp_free(copy);
     CU_ASSERT_PTR_NOT_NULL_FATAL(root);
@@ -264,18 +271,6 @@ static void t_parse_json(void)
 /* ------------------------------------------------------------------------ */
 /* Skimming managedFields before parsing                                      */
 /* ------------------------------------------------------------------------ */
-
-/* A copy of text (sp_free) with double quotes for its single ones. */
-static char *dq(const char *text)
-{
-    char *copy = sp_strdup(text);
-
-    CU_ASSERT_PTR_NOT_NULL_FATAL(copy);
-    for (char *c = copy; *c; c++)
-        if (*c == '\'')
-            *c = '"';
-    return copy;
-}
 
 /* dq(text), skimmed (and NUL-terminated). */
 static char *skimmed(const char *text, size_t *emptied)
